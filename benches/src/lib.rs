@@ -1,0 +1,1 @@
+//! Allocation counting and frame helpers shared by the benchmarks.
