@@ -27,7 +27,7 @@ pub struct PacketMeta {
 
 /// Outer-header facts of a packet received through a tunnel, or to use when
 /// encapsulating one.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct TunnelMeta {
     /// VNI / tunnel id.
     pub tunnel_id: u64,
