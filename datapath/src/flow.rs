@@ -664,15 +664,12 @@ impl Field {
     }
 }
 
-/// Whether the prerequisites of every field `m` constrains are met by `m`
-/// itself (OpenFlow 1.3.5 section 7.2.3.6). `VlanPcp` requires `VlanVid` to
-/// pin `OFPVID_PRESENT`.
-pub fn prerequisites_met(m: &Match) -> bool {
-    Field::ALL.iter().all(|&f| {
-        let (_, mask) = m.get(f);
-        if mask == 0 {
-            return true;
-        }
+/// Whether the prerequisites of each of `fields` (the fields a match names)
+/// are met by `m` (OpenFlow 1.3.5 section 7.2.3.6). `VlanPcp` requires
+/// `VlanVid` to pin `OFPVID_PRESENT`. The fields are named explicitly because
+/// some share storage in the key (a TCP port reads like an ICMP type).
+pub fn prerequisites_met(fields: &[Field], m: &Match) -> bool {
+    fields.iter().all(|&f| {
         f.prerequisites().iter().all(|&(pf, allowed)| {
             let (v, pm) = m.get(pf);
             if pf == Field::VlanVid && allowed.is_empty() {
@@ -716,9 +713,10 @@ mod tests {
         let mut m = Match::catch_all();
         m.set(Field::EthType, 0x0800);
         m.set(Field::TcpDst, 80);
-        assert!(!prerequisites_met(&m));
+        let named = [Field::EthType, Field::TcpDst, Field::IpProto];
+        assert!(!prerequisites_met(&named, &m));
         m.set(Field::IpProto, 6);
-        assert!(prerequisites_met(&m));
+        assert!(prerequisites_met(&named, &m));
     }
 
     #[test]
