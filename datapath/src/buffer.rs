@@ -169,7 +169,8 @@ impl Packet {
         if offset.checked_add(n).is_none_or(|e| e > self.len()) {
             return false;
         }
-        self.buf.copy_within(self.start..self.start + offset, self.start + n);
+        self.buf
+            .copy_within(self.start..self.start + offset, self.start + n);
         self.start += n;
         true
     }
