@@ -88,9 +88,9 @@ pub enum DpAction {
     },
     /// Pop the PBB encapsulation.
     PopPbb,
-    /// Copy TTL from the outermost to the next-to-outermost header.
-    CopyTtlOut,
     /// Copy TTL from the next-to-outermost to the outermost header.
+    CopyTtlOut,
+    /// Copy TTL from the outermost to the next-to-outermost header.
     CopyTtlIn,
     /// Select the egress queue for following outputs.
     SetQueue(u32),

@@ -8,37 +8,44 @@
 //!
 //! The control plane changes the pipeline only through [`Shared::modify`],
 //! which holds the write lock while the change is applied and then, if the
-//! pipeline's version moved, increments the global *epoch*. Every
-//! forwarding thread ([`DpThread`]) compares, at the start of each batch, the
-//! epoch (and the generation of the NORMAL learning table, whose changes also
-//! alter translations) with the one its caches were last validated at. If
-//! either moved, it *revalidates* before looking anything up: every megaflow
-//! is translated again from the key that created it, under the read lock; an
-//! entry is kept when the new translation examines no bit outside its mask
-//! and yields the same actions, updated in place when only the actions
-//! changed, and deleted otherwise (the next packet reinstalls it); the EMC
-//! is cleared. The thread then publishes the epoch it read.
+//! pipeline's version moved, increments the global *epoch* (still under the
+//! lock). A forwarding thread ([`DpThread`]) holds the read lock for the
+//! whole of a batch (translation, meters and statistics need the pipeline
+//! anyway) and, first thing, compares the epoch and the pipeline's own
+//! [`Pipeline::epoch`] (its version plus the generation of the NORMAL
+//! learning table, which upcalls move under the read lock) with those its
+//! caches were validated at. If either moved, it *revalidates* before
+//! looking anything up: every megaflow is translated again from the key that
+//! created it, without side effects; an entry is kept when the new
+//! translation yields the same actions and examines no bit outside the
+//! entry's mask (so every key the entry covers still gets those actions),
+//! updated in place when the mask is the same but the actions changed, and
+//! deleted otherwise (the next packet reinstalls it); the EMC is cleared.
+//! The thread then publishes the epoch it read. When an upcall in the middle
+//! of a batch moves the learning generation, the packets classified so far
+//! are executed, the caches revalidated, and the rest of the batch goes on
+//! from there, so a MAC learned from one packet governs the very next one.
 //!
 //! Invariants:
-//! - A thread never forwards a packet with caches validated at an epoch
-//!   older than one it read at the start of the batch. Since `modify` bumps
-//!   the epoch after the change, a change made before a batch starts is
-//!   reflected in that batch: no stale megaflow survives into the next batch.
+//! - A thread never forwards a packet with caches validated against a
+//!   pipeline other than the one it holds the read lock on: a change made
+//!   before a batch starts is reflected in that batch, so no stale megaflow
+//!   survives into the next batch.
 //! - A thread's published epoch only grows, and it is published only after
 //!   its caches reflect it. [`Shared::caches_reflect`] (and the blocking
 //!   [`Shared::wait_for_caches`], used to answer an OpenFlow BARRIER) holds
-//!   once every registered thread is idle or has published at least the
-//!   target. An idle thread forwards nothing, and leaving idleness goes
-//!   through the epoch check (sequentially consistent: the idle flag is
+//!   once every registered thread is idle, retired, or has published at
+//!   least the target. An idle thread forwards nothing, and leaving idleness
+//!   goes through the epoch check (sequentially consistent: the idle flag is
 //!   cleared before the epoch is read, while the control plane bumps the
 //!   epoch before reading the flag), so it cannot use stale caches.
 //! - Statistics are plain integers in each megaflow, credited on the hit
 //!   path with no atomics and no allocation, and pushed (the part not yet
-//!   reported) to the rules' and groups' atomic counters by
-//!   [`DpThread::flush_stats`]: periodically, before revalidation, and when
-//!   an entry is removed. So no packet is credited twice or lost, and
-//!   OpenFlow statistics, idle timeouts and learning refreshes lag by at most
-//!   the flush period.
+//!   reported) to the rules', tables', groups' and buckets' atomic counters
+//!   by [`DpThread::flush_stats`]: every [`FLUSH_INTERVAL_MS`], before
+//!   revalidation, and when an entry is removed. So no packet is credited
+//!   twice or lost, and OpenFlow statistics, idle timeouts and learning
+//!   refreshes lag by at most the flush period.
 
 use crate::buffer::{Packet, BATCH_SIZE};
 use crate::cache::emc::{Emc, EMC_DEFAULT_INSERT_INV_PROB};
@@ -1072,6 +1079,39 @@ mod tests {
         assert_eq!(r.out.queued(1).len(), 1);
         assert_eq!(r.out.queued(2).len(), 1);
         assert!(r.out.queued(3).is_empty() && r.out.queued(4).is_empty());
+    }
+
+    #[test]
+    fn meters_run_per_packet_on_cached_flows() {
+        use crate::ofproto::{MeterBand, MeterBandType, MeterFlags, MeterMod, MeterModCommand};
+        let mut r = Rig::new();
+        r.shared.modify(|p| {
+            let mm = MeterMod {
+                command: MeterModCommand::Add,
+                flags: MeterFlags::PKTPS,
+                meter_id: 7,
+                bands: vec![MeterBand {
+                    band_type: MeterBandType::Drop,
+                    rate: 10,
+                    burst_size: 0,
+                }],
+            };
+            p.meter_mod(&mm, 0).unwrap();
+            let ins = Instructions::apply(vec![out(2)]).with_meter(7);
+            p.flow_mod(&FlowMod::add(0, to_port(53), 10, ins), 0)
+                .unwrap();
+        });
+        // 100 packets in one millisecond through a 10 packet/s meter: the
+        // cached flow still meters each one, so most are dropped.
+        let frames: Vec<Vec<u8>> = (0..32).map(|_| frame(1, 53)).collect();
+        let mut sent = 0;
+        for _ in 0..3 {
+            sent += r.send(1, &frames, 1).len();
+        }
+        let s = r.dp.stats();
+        assert_eq!(s.misses, 1);
+        assert!(sent < 20, "{sent} packets passed the meter");
+        assert_eq!(s.exec.meter_drops, 96 - sent as u64);
     }
 
     #[test]

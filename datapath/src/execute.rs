@@ -7,7 +7,7 @@
 //! Execution is the last stage of the hit path, so it is shaped to do no
 //! allocation and no redundant work there:
 //!
-//! - Header offsets are found by a light re-parse ([`Hdrs`]) only when an
+//! - Header offsets are found by a light re-parse (`Hdrs`) only when an
 //!   action needs them (a plain `Output` never parses) and the result is kept
 //!   until an action changes the frame's structure (push/pop of a tag,
 //!   encapsulation), which invalidates it.

@@ -186,11 +186,15 @@ mod tests {
 
     #[test]
     fn observed_ignores_the_order_packets_were_grouped_in() {
-        let mut a = Observed::default();
-        a.outputs = vec![(2, 0, vec![1]), (1, 0, vec![2])];
+        let mut a = Observed {
+            outputs: vec![(2, 0, vec![1]), (1, 0, vec![2])],
+            ..Observed::default()
+        };
         a.canonicalize();
-        let mut b = Observed::default();
-        b.outputs = vec![(1, 0, vec![2]), (2, 0, vec![1])];
+        let mut b = Observed {
+            outputs: vec![(1, 0, vec![2]), (2, 0, vec![1])],
+            ..Observed::default()
+        };
         b.canonicalize();
         assert_eq!(a, b);
     }

@@ -258,7 +258,7 @@ fn bucket_strategy() -> impl Strategy<Value = Bucket> {
 
 #[derive(Clone, Debug)]
 enum Change {
-    AddRule(RuleSpec),
+    AddRule(Box<RuleSpec>),
     ModifyRule {
         table: u8,
         m: Match,
@@ -368,7 +368,7 @@ impl Change {
 
 fn change_strategy() -> impl Strategy<Value = Change> {
     prop_oneof![
-        4 => rule_strategy().prop_map(Change::AddRule),
+        4 => rule_strategy().prop_map(|r| Change::AddRule(Box::new(r))),
         2 => (0u8..3, match_strategy(), prop::collection::vec(action_strategy(), 0..3), any::<bool>(), 0u16..4)
             .prop_map(|(table, m, actions, strict, priority)| Change::ModifyRule { table, m, actions, strict, priority }),
         2 => (0u8..3, match_strategy(), any::<bool>(), 0u16..4)
@@ -393,13 +393,13 @@ fn change_strategy() -> impl Strategy<Value = Change> {
 enum Step {
     /// Packets, by index into the case's pool of packets.
     Packets(Vec<usize>),
-    Change(Change),
+    Change(Box<Change>),
 }
 
 fn step_strategy() -> impl Strategy<Value = Step> {
     prop_oneof![
         3 => prop::collection::vec(any::<usize>(), 1..4).prop_map(Step::Packets),
-        2 => change_strategy().prop_map(Step::Change),
+        2 => change_strategy().prop_map(|c| Step::Change(Box::new(c))),
     ]
 }
 
@@ -433,7 +433,7 @@ proptest! {
     fn the_cached_path_always_agrees_with_fresh_translation(
         initial in prop::collection::vec(
             prop_oneof![
-                3 => rule_strategy().prop_map(Change::AddRule),
+                3 => rule_strategy().prop_map(|r| Change::AddRule(Box::new(r))),
                 1 => (1u32..=3, Just(GroupType::All), prop::collection::vec(bucket_strategy(), 1..3))
                     .prop_map(|(id, kind, buckets)| Change::SetGroup { id, kind, buckets }),
             ],
