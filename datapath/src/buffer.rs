@@ -23,6 +23,38 @@ pub struct PacketMeta {
     pub tunnel: TunnelMeta,
     /// Queue id chosen by `set_queue`.
     pub queue_id: u32,
+    /// Offload state of the frame as the port received it (segmentation
+    /// still to do, checksum still to finish); the port layer reads it back
+    /// when sending.
+    pub offload: OffloadMeta,
+}
+
+/// What a virtio-net header says about a frame: a large segment the kernel
+/// (or the port layer) still has to cut (`gso_type`, `gso_size`) and a
+/// checksum still to finish (`flags` with `NEEDS_CSUM`, from `csum_start`,
+/// stored at `csum_start + csum_offset`). All zero for an ordinary frame.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OffloadMeta {
+    /// `VIRTIO_NET_HDR_F_*` flags.
+    pub flags: u8,
+    /// `VIRTIO_NET_HDR_GSO_*` type; 0 for none.
+    pub gso_type: u8,
+    /// Bytes of headers (a hint).
+    pub hdr_len: u16,
+    /// Payload bytes per segment.
+    pub gso_size: u16,
+    /// Where checksumming starts, from the start of the frame.
+    pub csum_start: u16,
+    /// Where the checksum goes, from `csum_start`.
+    pub csum_offset: u16,
+}
+
+impl OffloadMeta {
+    /// Whether there is nothing left to do for the frame.
+    #[inline]
+    pub fn is_none(&self) -> bool {
+        self.flags & 1 == 0 && self.gso_type == 0
+    }
 }
 
 /// Outer-header facts of a packet received through a tunnel, or to use when

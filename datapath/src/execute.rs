@@ -84,7 +84,9 @@ impl MeterHook for NoMeters {
 /// A packet for the controller channel (becomes an OpenFlow PACKET_IN).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PacketIn {
-    /// The packet's bytes as modified so far, truncated to `meta.max_len`.
+    /// The whole packet as modified so far. The channel, not execution,
+    /// cuts it to `meta.max_len`, so that it can keep the whole frame in a
+    /// packet buffer and send only the first bytes.
     pub data: Vec<u8>,
     /// The full length of the packet.
     pub total_len: usize,
@@ -322,13 +324,8 @@ pub fn run_packet(
                 out.push_copy(*port, p);
             }
             DpAction::ToController(meta) => {
-                let n = if meta.max_len == 0xffff {
-                    p.len()
-                } else {
-                    p.len().min(usize::from(meta.max_len))
-                };
                 ctx.to_controller.push(PacketIn {
-                    data: p.data()[..n].to_vec(),
+                    data: p.data().to_vec(),
                     total_len: p.len(),
                     meta: *meta,
                     packet_meta: p.meta,
@@ -1911,7 +1908,7 @@ mod tests {
     }
 
     #[test]
-    fn to_controller_truncates_to_max_len_unless_no_buffer() {
+    fn to_controller_hands_over_the_whole_frame_and_its_max_len() {
         let frame = tcp4(&[7; 100]);
         let meta = ControllerMeta {
             reason: PacketInReason::Action,
@@ -1933,7 +1930,8 @@ mod tests {
             &mut NoMeters,
         );
         assert_eq!(h.pins.len(), 2);
-        assert_eq!(h.pins[0].data, frame[..20].to_vec());
+        assert_eq!(h.pins[0].data, frame);
+        assert_eq!(h.pins[0].meta.max_len, 20);
         assert_eq!(h.pins[0].total_len, frame.len());
         assert_eq!(h.pins[1].data, frame);
         assert_eq!(h.stats.to_controller, 2);

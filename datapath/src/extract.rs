@@ -673,6 +673,7 @@ mod fuzz {
                 tp_dst: 4789,
             },
             queue_id: 1,
+            ..PacketMeta::default()
         };
         let mut key = FlowKey::default();
         let lay = flow_extract(data, &plain, &mut key);

@@ -1,0 +1,688 @@
+//! System ports through AF_PACKET: a TPACKET_V3 mmap receive ring per
+//! forwarding thread (in one `PACKET_FANOUT` hash group when there are
+//! several) and one transmit socket shared by every thread.
+//!
+//! # Design
+//!
+//! - **Receive.** TPACKET_V3 hands the ring over in blocks: the kernel
+//!   fills a block with as many frames as fit and retires it to userspace
+//!   when it is full or after `retire_tov_ms`, so one `poll` wakeup brings
+//!   many frames, with no system call per frame. [`RxRing::recv`] walks the
+//!   frames of user-owned blocks, copies each into a [`Packet`] (restoring
+//!   an 802.1Q tag the kernel took out into `tp_vlan_tci`) together with
+//!   its virtio-net header, and gives each block back once every frame in
+//!   it is copied. It may stop in the middle of a block and go on at the
+//!   next call. `PACKET_IGNORE_OUTGOING` keeps frames transmitted on the
+//!   interface (ours included) out of the ring.
+//! - **Transmit.** A socket bound with protocol 0 receives nothing, so it
+//!   only sends: one `sendmmsg` per batch, each message the frame's
+//!   virtio-net header followed by the frame, bypassing the qdisc layer
+//!   (`PACKET_QDISC_BYPASS`) as the switch does its own queueing. Offsets
+//!   of a partial checksum are recomputed from the frame as it is now
+//!   ([`super::offload::prepare_tx`]); a frame the header cannot describe
+//!   is segmented in software.
+//! - Both sockets carry `PACKET_VNET_HDR`, which is what lets TCP through
+//!   a veth keep its 64 KiB GSO segments end to end.
+//!
+//! All `unsafe` of this file is socket options, `mmap`/`munmap`, reads of
+//! the ring's kernel-shared headers and `sendmmsg`; each block says why it
+//! holds.
+
+use super::offload::{self, VirtioNetHdr, VNET_HDR_LEN};
+use super::{netdev::socklen_of, SendOutcome, TxScratch};
+use datapath::buffer::{Packet, DEFAULT_HEADROOM};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
+
+/// Capacity of a receive buffer: headroom, a 64 KiB GSO frame, a VLAN tag
+/// and some slack.
+pub const RX_BUF_CAPACITY: usize = DEFAULT_HEADROOM + 65_536 + 512;
+
+const ETH_P_ALL: u16 = 0x0003;
+const TPACKET_V3: libc::c_int = 2;
+const PACKET_FANOUT_HASH: u32 = 0;
+const TP_STATUS_KERNEL: u32 = 0;
+const TP_STATUS_USER: u32 = 1;
+const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
+const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
+
+// Offsets in `struct tpacket_block_desc` (version, offset_to_priv, then
+// the 8-aligned `tpacket_hdr_v1`).
+const BD_BLOCK_STATUS: usize = 8;
+const BD_NUM_PKTS: usize = 12;
+const BD_OFFSET_TO_FIRST: usize = 16;
+// Offsets in `struct tpacket3_hdr`.
+const H_NEXT_OFFSET: usize = 0;
+const H_SNAPLEN: usize = 12;
+const H_STATUS: usize = 20;
+const H_MAC: usize = 24;
+const H_VLAN_TCI: usize = 32;
+const H_VLAN_TPID: usize = 36;
+const TPACKET3_HDR_SIZE: usize = 48;
+
+/// Ring geometry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RingConfig {
+    /// Bytes per block (a power of two, a multiple of the page size, large
+    /// enough for a 64 KiB GSO frame).
+    pub block_size: u32,
+    /// Number of blocks.
+    pub block_nr: u32,
+    /// Nominal frame size (V3 packs frames; this only sizes the request).
+    pub frame_size: u32,
+    /// How long the kernel may keep a partly filled block, in ms.
+    pub retire_tov_ms: u32,
+}
+
+impl Default for RingConfig {
+    fn default() -> RingConfig {
+        RingConfig {
+            block_size: 256 * 1024,
+            block_nr: 16,
+            frame_size: 2048,
+            retire_tov_ms: 1,
+        }
+    }
+}
+
+fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, val: &T) -> io::Result<()> {
+    // SAFETY: `fd` is an open socket owned by the caller; `val` points to
+    // an initialised `T` whose size is passed alongside.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            std::ptr::from_ref(val).cast(),
+            socklen_of::<T>(),
+        )
+    })
+    .map(drop)
+}
+
+fn packet_socket() -> io::Result<OwnedFd> {
+    // SAFETY: plain system call; the result is checked before use.
+    let fd = cvt(unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            0,
+        )
+    })?;
+    // SAFETY: `fd` was just returned by socket() and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn bind(fd: RawFd, ifindex: i32, protocol: u16) -> io::Result<()> {
+    // SAFETY: an all-zero sockaddr_ll is a valid value of the type.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = u16::try_from(libc::AF_PACKET).unwrap_or(17);
+    sll.sll_protocol = protocol.to_be();
+    sll.sll_ifindex = ifindex;
+    // SAFETY: `fd` is an open packet socket; `sll` is initialised and its
+    // size is passed alongside.
+    cvt(unsafe {
+        libc::bind(
+            fd,
+            (&raw const sll).cast(),
+            socklen_of::<libc::sockaddr_ll>(),
+        )
+    })
+    .map(drop)
+}
+
+/// The transmit socket of a system port.
+#[derive(Debug)]
+pub struct TxSocket {
+    fd: OwnedFd,
+    vnet: bool,
+}
+
+impl TxSocket {
+    /// Opens a send-only packet socket on interface `ifindex`.
+    pub fn open(ifindex: i32) -> io::Result<TxSocket> {
+        let fd = packet_socket()?;
+        let raw = fd.as_raw_fd();
+        let vnet = setsockopt(raw, libc::SOL_PACKET, libc::PACKET_VNET_HDR, &1i32).is_ok();
+        // Best effort: without it frames go through the qdisc layer.
+        let _ = setsockopt(raw, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &1i32);
+        let _ = setsockopt(raw, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &(8i32 << 20));
+        bind(raw, ifindex, 0)?;
+        Ok(TxSocket { fd, vnet })
+    }
+
+    /// The descriptor (for the promiscuous membership).
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Sends a batch with one `sendmmsg` (more if the kernel takes only
+    /// part of it).
+    pub fn send_batch(&self, pkts: &[Packet], scratch: &mut TxScratch) -> SendOutcome {
+        let mut out = SendOutcome::default();
+        plan_batch(pkts, self.vnet, scratch, &mut out);
+        let TxScratch {
+            vnet,
+            segments,
+            plan,
+            iovs,
+            lens,
+            msgs,
+        } = scratch;
+        iovs.clear();
+        lens.clear();
+        msgs.clear();
+        for m in plan.iter() {
+            let mut v = [libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 0,
+            }; 4];
+            let mut n = 0;
+            let mut push = |b: &[u8]| {
+                v[n] = libc::iovec {
+                    iov_base: b.as_ptr().cast_mut().cast(),
+                    iov_len: b.len(),
+                };
+                n += 1;
+            };
+            let bytes;
+            match *m {
+                Msg::Frame { pkt, hdr, patch } => {
+                    let f = pkts[pkt].data();
+                    bytes = f.len();
+                    if self.vnet {
+                        push(&vnet[hdr]);
+                    }
+                    match patch {
+                        Some((off, ref b)) if off + 2 <= f.len() => {
+                            push(&f[..off]);
+                            push(b);
+                            push(&f[off + 2..]);
+                        }
+                        _ => push(f),
+                    }
+                }
+                Msg::Segment { seg, hdr } => {
+                    let f = &segments[seg];
+                    bytes = f.len();
+                    if self.vnet {
+                        push(&vnet[hdr]);
+                    }
+                    push(f);
+                }
+            }
+            iovs.push(v);
+            lens.push((n, bytes));
+        }
+        for (v, (n, _)) in iovs.iter_mut().zip(lens.iter()) {
+            // SAFETY: an all-zero mmsghdr is a valid value of the type.
+            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            m.msg_hdr.msg_iov = v.as_mut_ptr();
+            m.msg_hdr.msg_iovlen = *n;
+            msgs.push(m);
+        }
+        let mut i = 0;
+        let mut retries = 0;
+        while i < msgs.len() {
+            let rest = &mut msgs[i..];
+            let count = libc::c_uint::try_from(rest.len()).unwrap_or(libc::c_uint::MAX);
+            // SAFETY: `rest` holds `count` initialised mmsghdrs whose iovecs
+            // point into `pkts`, `scratch` and the patch bytes of `plan`, all
+            // alive and unmoved until this call returns.
+            let r = unsafe {
+                libc::sendmmsg(
+                    self.fd.as_raw_fd(),
+                    rest.as_mut_ptr(),
+                    count,
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if r > 0 {
+                let r = usize::try_from(r).unwrap_or(0);
+                for (_, b) in &lens[i..i + r] {
+                    out.sent += 1;
+                    out.bytes += *b as u64;
+                }
+                i += r;
+                continue;
+            }
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EAGAIN) if retries < 3 => {
+                    retries += 1;
+                    wait_writable(self.fd.as_raw_fd(), 1);
+                }
+                Some(libc::EAGAIN | libc::ENOBUFS) => {
+                    out.dropped += (msgs.len() - i) as u64;
+                    break;
+                }
+                Some(libc::EINTR) => {}
+                Some(libc::ENXIO | libc::ENODEV) => {
+                    out.gone = true;
+                    out.errors += (msgs.len() - i) as u64;
+                    break;
+                }
+                Some(libc::ENETDOWN) => {
+                    out.dropped += (msgs.len() - i) as u64;
+                    break;
+                }
+                _ => {
+                    // This message is refused (too big, malformed): skip it.
+                    out.errors += 1;
+                    i += 1;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Waits up to `ms` for `fd` to become writable.
+fn wait_writable(fd: RawFd, ms: i32) {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: `p` is one valid pollfd.
+    unsafe {
+        libc::poll(&raw mut p, 1, ms);
+    }
+}
+
+/// One message of a planned batch.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Msg {
+    /// A packet of the batch as it is, with header `hdr` and an optional
+    /// checksum-field patch.
+    Frame {
+        pkt: usize,
+        hdr: usize,
+        patch: Option<(usize, [u8; 2])>,
+    },
+    /// A software segment in `scratch.segments`.
+    Segment { seg: usize, hdr: usize },
+}
+
+/// Decides, for each packet, what goes on the wire: the frame with its
+/// header, or software segments. Fills `scratch.plan` (and the headers and
+/// segments it refers to).
+pub(crate) fn plan_batch(
+    pkts: &[Packet],
+    vnet: bool,
+    scratch: &mut TxScratch,
+    out: &mut SendOutcome,
+) {
+    let plan = &mut scratch.plan;
+    plan.clear();
+    scratch.vnet.clear();
+    let mut used_segs = 0;
+    for (i, p) in pkts.iter().enumerate() {
+        let m = &p.meta.offload;
+        if p.is_empty() {
+            continue;
+        }
+        if m.is_none() {
+            scratch.vnet.push([0; VNET_HDR_LEN]);
+            plan.push(Msg::Frame {
+                pkt: i,
+                hdr: scratch.vnet.len() - 1,
+                patch: None,
+            });
+            continue;
+        }
+        if vnet {
+            if let Some(prep) = offload::prepare_tx(p.data(), m) {
+                scratch.vnet.push(prep.hdr.to_bytes());
+                plan.push(Msg::Frame {
+                    pkt: i,
+                    hdr: scratch.vnet.len() - 1,
+                    patch: prep.patch,
+                });
+                continue;
+            }
+        }
+        let before = used_segs;
+        match offload::segment(p.data(), m, &mut scratch.segments, &mut used_segs) {
+            Some(_) => {
+                for seg in before..used_segs {
+                    scratch.vnet.push([0; VNET_HDR_LEN]);
+                    plan.push(Msg::Segment {
+                        seg,
+                        hdr: scratch.vnet.len() - 1,
+                    });
+                }
+            }
+            None => out.dropped += 1,
+        }
+    }
+}
+
+/// One receive ring (one member of the port's fanout group).
+pub struct RxRing {
+    fd: OwnedFd,
+    map: *mut u8,
+    map_len: usize,
+    block_size: usize,
+    block_nr: usize,
+    /// Block being read.
+    cur: usize,
+    /// Frames left in the current block and the offset of the next one,
+    /// while a block is being read.
+    pending: Option<(u32, usize)>,
+}
+
+// SAFETY: the ring mapping is owned by this value alone (the kernel shares
+// it, but no other userspace reference exists); moving it to another thread
+// moves that ownership.
+unsafe impl Send for RxRing {}
+
+impl std::fmt::Debug for RxRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RxRing")
+            .field("fd", &self.fd.as_raw_fd())
+            .field("blocks", &self.block_nr)
+            .field("cur", &self.cur)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for RxRing {
+    fn drop(&mut self) {
+        // SAFETY: `map`/`map_len` are exactly what mmap returned, unmapped
+        // only here; no reference into the mapping outlives `self`.
+        unsafe {
+            libc::munmap(self.map.cast(), self.map_len);
+        }
+    }
+}
+
+/// A process-wide counter for fanout group ids.
+static FANOUT_SEQ: AtomicU16 = AtomicU16::new(0);
+
+impl RxRing {
+    /// Opens `n` rings on interface `ifindex`, in one fanout group when
+    /// `n > 1`.
+    pub fn open_group(ifindex: i32, n: usize, cfg: &RingConfig) -> io::Result<Vec<RxRing>> {
+        let n = n.max(1);
+        let mut rings = Vec::with_capacity(n);
+        if n == 1 {
+            rings.push(RxRing::open(ifindex, cfg, None)?);
+            return Ok(rings);
+        }
+        // Group ids are per network namespace: pick one nobody uses.
+        let base = u16::try_from(std::process::id() & 0x7fff).unwrap_or(0);
+        for attempt in 0..64u16 {
+            let id = base
+                .wrapping_mul(31)
+                .wrapping_add(FANOUT_SEQ.fetch_add(1, Ordering::Relaxed))
+                .wrapping_add(attempt);
+            rings.clear();
+            let mut ok = true;
+            for _ in 0..n {
+                match RxRing::open(ifindex, cfg, Some(id)) {
+                    Ok(r) => rings.push(r),
+                    Err(e)
+                        if matches!(
+                            e.raw_os_error(),
+                            Some(libc::EINVAL | libc::EALREADY | libc::EEXIST)
+                        ) =>
+                    {
+                        ok = false;
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if ok {
+                return Ok(rings);
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            "no free PACKET_FANOUT group id",
+        ))
+    }
+
+    fn open(ifindex: i32, cfg: &RingConfig, fanout: Option<u16>) -> io::Result<RxRing> {
+        let fd = packet_socket()?;
+        let raw = fd.as_raw_fd();
+        setsockopt(raw, libc::SOL_PACKET, libc::PACKET_VERSION, &TPACKET_V3)?;
+        setsockopt(raw, libc::SOL_PACKET, libc::PACKET_VNET_HDR, &1i32)?;
+        // Best effort (Linux >= 4.20): without it our own transmissions
+        // would come back, and the NORMAL action would drop them as frames
+        // from the port they go out of.
+        let _ = setsockopt(raw, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, &1i32);
+        let req = libc::tpacket_req3 {
+            tp_block_size: cfg.block_size,
+            tp_block_nr: cfg.block_nr,
+            tp_frame_size: cfg.frame_size,
+            tp_frame_nr: cfg.block_size / cfg.frame_size * cfg.block_nr,
+            tp_retire_blk_tov: cfg.retire_tov_ms,
+            tp_sizeof_priv: 0,
+            tp_feature_req_word: 0,
+        };
+        setsockopt(raw, libc::SOL_PACKET, libc::PACKET_RX_RING, &req)?;
+        let block_size = usize::try_from(cfg.block_size).unwrap_or(0);
+        let block_nr = usize::try_from(cfg.block_nr).unwrap_or(0);
+        let map_len = block_size * block_nr;
+        // SAFETY: maps the ring the kernel just allocated for this socket,
+        // with the exact size it was configured with.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                map_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_POPULATE,
+                raw,
+                0,
+            )
+        };
+        if map == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ring = RxRing {
+            fd,
+            map: map.cast(),
+            map_len,
+            block_size,
+            block_nr,
+            cur: 0,
+            pending: None,
+        };
+        bind(raw, ifindex, ETH_P_ALL)?;
+        if let Some(id) = fanout {
+            // Hash only, no rollover: a flow stays on one ring, so its packets
+            // keep their order.
+            let arg: u32 = u32::from(id) | (PACKET_FANOUT_HASH << 16);
+            setsockopt(raw, libc::SOL_PACKET, libc::PACKET_FANOUT, &arg)?;
+        }
+        Ok(ring)
+    }
+
+    /// The pending socket error, cleared (set when the device went down or away).
+    pub fn take_error(&self) -> Option<io::Error> {
+        let mut err: libc::c_int = 0;
+        let mut len = socklen_of::<libc::c_int>();
+        // SAFETY: `err`/`len` are valid for writes of an int and its size.
+        let r = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&raw mut err).cast(),
+                &raw mut len,
+            )
+        };
+        (r == 0 && err != 0).then(|| io::Error::from_raw_os_error(err))
+    }
+
+    /// Frames the kernel dropped (ring full) since the last call.
+    pub fn take_drops(&mut self) -> u64 {
+        let mut st = libc::tpacket_stats_v3 {
+            tp_packets: 0,
+            tp_drops: 0,
+            tp_freeze_q_cnt: 0,
+        };
+        let mut len = socklen_of::<libc::tpacket_stats_v3>();
+        // SAFETY: `st`/`len` are valid for writes of the statistics struct
+        // and its size.
+        let r = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_STATISTICS,
+                (&raw mut st).cast(),
+                &raw mut len,
+            )
+        };
+        if r == 0 {
+            u64::from(st.tp_drops)
+        } else {
+            0
+        }
+    }
+
+    fn block(&self, i: usize) -> *mut u8 {
+        // SAFETY: `i < block_nr`, so the offset stays inside the mapping.
+        unsafe { self.map.add(i * self.block_size) }
+    }
+
+    fn block_status(&self, b: *mut u8) -> &AtomicU32 {
+        // SAFETY: the status word is a 4-aligned u32 inside the mapping,
+        // shared with the kernel, which publishes it with release semantics.
+        unsafe { &*b.add(BD_BLOCK_STATUS).cast::<AtomicU32>() }
+    }
+
+    fn read_u32(b: *const u8, off: usize) -> u32 {
+        // SAFETY: callers pass offsets inside a user-owned block, which the
+        // kernel does not write until the block is given back.
+        unsafe { b.add(off).cast::<u32>().read_unaligned() }
+    }
+
+    fn read_u16(b: *const u8, off: usize) -> u16 {
+        // SAFETY: as for `read_u32`.
+        unsafe { b.add(off).cast::<u16>().read_unaligned() }
+    }
+
+    /// Copies up to `pkts.len()` received frames into `pkts`; returns how many.
+    pub fn recv(&mut self, pkts: &mut [Packet]) -> io::Result<usize> {
+        let mut n = 0;
+        while n < pkts.len() {
+            let b = self.block(self.cur);
+            let (left, off) = match self.pending {
+                Some(p) => p,
+                None => {
+                    if self.block_status(b).load(Ordering::Acquire) & TP_STATUS_USER == 0 {
+                        break;
+                    }
+                    let num = Self::read_u32(b, BD_NUM_PKTS);
+                    let first = Self::read_u32(b, BD_OFFSET_TO_FIRST) as usize;
+                    (num, first)
+                }
+            };
+            let (mut left, mut off) = (left, off);
+            while left > 0 && n < pkts.len() {
+                if off + TPACKET3_HDR_SIZE > self.block_size {
+                    left = 0;
+                    break;
+                }
+                // SAFETY: `off` is inside the block (checked above).
+                let h = unsafe { b.add(off) };
+                let next = Self::read_u32(h, H_NEXT_OFFSET) as usize;
+                let snaplen = Self::read_u32(h, H_SNAPLEN) as usize;
+                let status = Self::read_u32(h, H_STATUS);
+                let mac = usize::from(Self::read_u16(h, H_MAC));
+                let ok = mac >= VNET_HDR_LEN && off + mac + snaplen <= self.block_size;
+                if ok {
+                    // SAFETY: the frame and the virtio-net header in front of
+                    // it lie inside the user-owned block (checked just above).
+                    let (vh, frame) = unsafe {
+                        (
+                            std::slice::from_raw_parts(h.add(mac - VNET_HDR_LEN), VNET_HDR_LEN),
+                            std::slice::from_raw_parts(h.add(mac), snaplen),
+                        )
+                    };
+                    let vlan = (status & TP_STATUS_VLAN_VALID != 0).then(|| {
+                        let tci =
+                            u16::try_from(Self::read_u32(h, H_VLAN_TCI) & 0xffff).unwrap_or(0);
+                        let tpid = if status & TP_STATUS_VLAN_TPID_VALID != 0 {
+                            Self::read_u16(h, H_VLAN_TPID)
+                        } else {
+                            0x8100
+                        };
+                        (tpid, tci)
+                    });
+                    let mut hdr = [0u8; VNET_HDR_LEN];
+                    hdr.copy_from_slice(vh);
+                    if fill_packet(&mut pkts[n], frame, vlan, &VirtioNetHdr::from_bytes(&hdr)) {
+                        n += 1;
+                    }
+                }
+                left -= 1;
+                if next == 0 {
+                    left = 0;
+                }
+                off += next;
+            }
+            if left == 0 {
+                self.block_status(b)
+                    .store(TP_STATUS_KERNEL, Ordering::Release);
+                self.cur = (self.cur + 1) % self.block_nr;
+                self.pending = None;
+            } else {
+                self.pending = Some((left, off));
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl AsFd for RxRing {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// Copies a received frame into `p` (growing it when too small), putting
+/// back an 802.1Q tag the kernel had taken out, and records the offloads.
+/// Returns `false` for an empty frame.
+pub fn fill_packet(
+    p: &mut Packet,
+    frame: &[u8],
+    vlan: Option<(u16, u16)>,
+    hdr: &VirtioNetHdr,
+) -> bool {
+    if frame.len() < 12 {
+        return false;
+    }
+    let need = frame.len() + if vlan.is_some() { 4 } else { 0 };
+    if p.reset_for_rx(DEFAULT_HEADROOM).len() < need {
+        *p = Packet::with_capacity(
+            RX_BUF_CAPACITY.max(DEFAULT_HEADROOM + need),
+            DEFAULT_HEADROOM,
+        );
+    }
+    let area = p.reset_for_rx(DEFAULT_HEADROOM);
+    match vlan {
+        Some((tpid, tci)) => {
+            area[..12].copy_from_slice(&frame[..12]);
+            area[12..14].copy_from_slice(&tpid.to_be_bytes());
+            area[14..16].copy_from_slice(&tci.to_be_bytes());
+            area[16..need].copy_from_slice(&frame[12..]);
+        }
+        None => area[..need].copy_from_slice(frame),
+    }
+    p.set_len(need);
+    p.meta.offload = hdr.to_meta();
+    true
+}
