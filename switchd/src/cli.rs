@@ -50,14 +50,21 @@ pub struct RunArgs {
     #[arg(long)]
     pub busy_poll: bool,
     /// Private key (PEM) for ssl: and pssl: targets.
-    #[arg(long, value_name = "FILE", requires_all = ["ssl_certificate", "ssl_ca_cert"])]
+    #[arg(long, alias = "private-key", value_name = "FILE", requires_all = ["ssl_certificate", "ssl_ca_cert"])]
     pub ssl_private_key: Option<PathBuf>,
     /// Certificate (PEM) for ssl: and pssl: targets.
-    #[arg(long, value_name = "FILE", requires_all = ["ssl_private_key", "ssl_ca_cert"])]
+    #[arg(long, alias = "certificate", value_name = "FILE", requires_all = ["ssl_private_key", "ssl_ca_cert"])]
     pub ssl_certificate: Option<PathBuf>,
     /// CA certificate (PEM) that controllers must chain to.
-    #[arg(long, value_name = "FILE", requires_all = ["ssl_private_key", "ssl_certificate"])]
+    #[arg(long, alias = "ca-cert", value_name = "FILE", requires_all = ["ssl_private_key", "ssl_certificate"])]
     pub ssl_ca_cert: Option<PathBuf>,
+    /// Packet-ins per second to the controllers, all connections together
+    /// (0: unlimited) [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub packet_in_rate: Option<u32>,
+    /// Packet-ins that may go out at once above the rate [default: 200].
+    #[arg(long, value_name = "N")]
+    pub packet_in_burst: Option<u32>,
 }
 
 impl RunArgs {
@@ -89,6 +96,30 @@ mod tests {
     struct T {
         #[command(flatten)]
         run: RunArgs,
+    }
+
+    #[test]
+    fn packet_in_limits_and_ovs_style_tls_flags_are_accepted() {
+        let t = T::try_parse_from([
+            "t",
+            "--packet-in-rate",
+            "50",
+            "--packet-in-burst",
+            "5",
+            "--private-key",
+            "k.pem",
+            "--certificate",
+            "c.pem",
+            "--ca-cert",
+            "ca.pem",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.run.packet_in_rate, Some(50));
+        assert_eq!(t.run.packet_in_burst, Some(5));
+        assert_eq!(
+            t.run.ssl_ca_cert.as_deref(),
+            Some(std::path::Path::new("ca.pem"))
+        );
     }
 
     #[test]

@@ -74,7 +74,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
         _ => None,
     };
     let code = rt.block_on(async move {
-        match serve(cfg, tls).await {
+        match serve(cfg, tls, packet_in_settings(args)).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("switchd: {e}");
@@ -90,7 +90,23 @@ fn make_dir(dir: &std::path::Path, what: &str) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{what} {}: {e}", dir.display()))
 }
 
-async fn serve(cfg: config::Config, tls: Option<TlsFiles>) -> Result<(), String> {
+/// The channel tunables the command line sets.
+fn packet_in_settings(args: &RunArgs) -> crate::channel::ChannelSettings {
+    let mut settings = crate::channel::ChannelSettings::default();
+    if let Some(rate) = args.packet_in_rate {
+        settings.packet_in_rate = rate;
+    }
+    if let Some(burst) = args.packet_in_burst {
+        settings.packet_in_burst = burst.max(1);
+    }
+    settings
+}
+
+async fn serve(
+    cfg: config::Config,
+    tls: Option<TlsFiles>,
+    settings: crate::channel::ChannelSettings,
+) -> Result<(), String> {
     make_dir(&cfg.run_dir, "run dir")?;
     make_dir(&cfg.state_dir, "state dir")?;
     let switch = Arc::new(
@@ -117,7 +133,7 @@ async fn serve(cfg: config::Config, tls: Option<TlsFiles>) -> Result<(), String>
     let opts = ChannelOptions {
         run_dir: cfg.run_dir.clone(),
         tls,
-        ..ChannelOptions::default()
+        settings,
     };
     let channel = {
         let sw = Arc::clone(&switch);

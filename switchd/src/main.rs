@@ -81,9 +81,7 @@ fn one_line(rendered: &str) -> String {
         .take_while(|l| !l.trim().is_empty() && !l.starts_with("Usage:"))
         .map(str::trim)
         .collect();
-    text.join(" ")
-        .trim_start_matches("error: ")
-        .to_string()
+    text.join(" ").trim_start_matches("error: ").to_string()
 }
 
 #[cfg(test)]
