@@ -358,6 +358,8 @@ pub struct PortSnapshot {
     pub trunks: Vec<u16>,
     /// Kernel interface index (0 for a detached port).
     pub ifindex: i32,
+    /// Type-specific options (of a vxlan port).
+    pub options: std::collections::BTreeMap<String, String>,
 }
 
 /// Counters of one forwarding thread.
@@ -395,6 +397,8 @@ struct PortEntry {
     handle: Arc<PortHandle>,
     tag: Option<u16>,
     trunks: Vec<u16>,
+    /// Type-specific options.
+    options: std::collections::BTreeMap<String, String>,
     /// Link state last seen by housekeeping.
     link_up: bool,
 }
@@ -530,6 +534,7 @@ impl Bridge {
                     kind: PortKind::Internal,
                     tag: None,
                     trunks: Vec::new(),
+                    options: std::collections::BTreeMap::new(),
                 },
                 true,
             )?;
@@ -565,6 +570,7 @@ impl Bridge {
                 kind: p.kind,
                 tag: p.tag,
                 trunks: p.trunks,
+                options: p.options,
             })
             .collect();
         c.controllers = self.controllers();
@@ -634,7 +640,10 @@ impl Bridge {
             }
         };
         let handle = Arc::clone(&opened.handle);
-        let link_up = self.io == IoMode::Detached || port::netdev::link_up(&spec.name);
+        // A tunnel has no device whose carrier could be read: it is up.
+        let link_up = self.io == IoMode::Detached
+            || matches!(spec.kind, PortKind::Vxlan | PortKind::Patch)
+            || port::netdev::link_up(&spec.name);
         let mut of_port = Port::new(ofport, &spec.name, handle.hw_addr);
         if let Some(speed) = (self.io == IoMode::Os)
             .then(|| port::netdev::speed_mbps(&spec.name))
@@ -663,6 +672,7 @@ impl Bridge {
                 handle: Arc::clone(&handle),
                 tag: spec.tag,
                 trunks: spec.trunks.clone(),
+                options: spec.options.clone(),
                 link_up,
             },
         );
@@ -704,6 +714,34 @@ impl Bridge {
                     queues,
                     ..port::OpenOptions::default()
                 };
+                if spec.kind == PortKind::Vxlan {
+                    let cfg =
+                        port::vxlan::VxlanConfig::from_options(&spec.options).map_err(|r| {
+                            SwitchError::Port {
+                                name: spec.name.clone(),
+                                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, r),
+                            }
+                        })?;
+                    return port::open_vxlan(ofport, &spec.name, mac, &cfg).map_err(|e| {
+                        SwitchError::Port {
+                            name: spec.name.clone(),
+                            source: e,
+                        }
+                    });
+                }
+                if spec.kind == PortKind::Patch {
+                    let cfg = port::patch::PatchConfig::from_options(&spec.name, &spec.options)
+                        .map_err(|r| SwitchError::Port {
+                            name: spec.name.clone(),
+                            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, r),
+                        })?;
+                    return port::open_patch(ofport, &spec.name, mac, &cfg).map_err(|e| {
+                        SwitchError::Port {
+                            name: spec.name.clone(),
+                            source: e,
+                        }
+                    });
+                }
                 let mac_to_set = (spec.kind != PortKind::System).then_some(mac);
                 port::open(ofport, &spec.name, spec.kind, mac_to_set, &opts).map_err(|e| {
                     SwitchError::Port {
@@ -787,6 +825,7 @@ impl Bridge {
             kind: entry.handle.kind,
             tag,
             trunks,
+            options: entry.options.clone(),
         };
         spec.validate().map_err(|r| {
             ConfigError::new(
@@ -822,6 +861,7 @@ impl Bridge {
             tag: e.tag,
             trunks: e.trunks.clone(),
             ifindex: h.ifindex,
+            options: e.options.clone(),
         })
     }
 

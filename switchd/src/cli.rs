@@ -34,6 +34,14 @@ pub struct RunArgs {
     /// A TAP device to create as a port, optionally with its OpenFlow number.
     #[arg(long = "tap", value_name = "NAME[=OFPORT]")]
     pub taps: Vec<String>,
+    /// A VXLAN tunnel port: options remote_ip (required), key (a VNI, or
+    /// `flow` to take the packet's tunnel_id), local_ip, dst_port (default
+    /// 4789), and ofport, tag; e.g. `vx0=remote_ip=198.19.0.2,key=100`.
+    #[arg(
+        long = "vxlan",
+        value_name = "NAME=remote_ip=IP[,key=VNI|flow][,local_ip=IP][,dst_port=N][,ofport=N][,tag=VLAN]"
+    )]
+    pub vxlans: Vec<String>,
     /// A controller: tcp:IP[:PORT], ssl:IP[:PORT], ptcp:[PORT][:IP], pssl:[PORT][:IP], punix:PATH.
     #[arg(long = "controller", value_name = "TARGET")]
     pub controllers: Vec<String>,
@@ -78,6 +86,7 @@ impl RunArgs {
             dpid: self.dpid.clone(),
             ports: self.ports.clone(),
             taps: self.taps.clone(),
+            vxlans: self.vxlans.clone(),
             controllers: self.controllers.clone(),
             listeners: self.listeners.clone(),
             fail_mode: self.fail_mode.clone(),

@@ -15,7 +15,7 @@
 //! channel connects to or listens on.
 
 use serde::Deserialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -243,6 +243,12 @@ pub enum PortKind {
     /// A TAP device standing for the switch's own stack; the one named like
     /// the bridge is the `LOCAL` port.
     Internal,
+    /// A VXLAN tunnel to a remote endpoint (see [`crate::port::vxlan`]);
+    /// no device, its settings are the port's options.
+    Vxlan,
+    /// One end of a patch between two bridges of this daemon (see
+    /// [`crate::port::patch`]); option `peer` names the other end.
+    Patch,
 }
 
 impl FromStr for PortKind {
@@ -253,8 +259,10 @@ impl FromStr for PortKind {
             "system" => Ok(PortKind::System),
             "tap" => Ok(PortKind::Tap),
             "internal" => Ok(PortKind::Internal),
+            "vxlan" => Ok(PortKind::Vxlan),
+            "patch" => Ok(PortKind::Patch),
             o => Err(format!(
-                "\"{o}\" is not a port type (system, tap, internal)"
+                "\"{o}\" is not a port type (system, tap, internal, vxlan, patch)"
             )),
         }
     }
@@ -266,6 +274,8 @@ impl fmt::Display for PortKind {
             PortKind::System => "system",
             PortKind::Tap => "tap",
             PortKind::Internal => "internal",
+            PortKind::Vxlan => "vxlan",
+            PortKind::Patch => "patch",
         })
     }
 }
@@ -283,6 +293,8 @@ pub struct PortSpec {
     pub tag: Option<u16>,
     /// Trunk VLANs (NORMAL switching); empty with no tag means all VLANs.
     pub trunks: Vec<u16>,
+    /// Type-specific settings (`remote_ip`, `key`, ... of a vxlan port).
+    pub options: BTreeMap<String, String>,
 }
 
 impl PortSpec {
@@ -338,6 +350,17 @@ impl PortSpec {
         }
         if let Some(v) = self.trunks.iter().find(|v| **v > 4095) {
             return Err(format!("trunk {v} is not a VLAN id (0-4095)"));
+        }
+        if self.kind == PortKind::Vxlan {
+            crate::port::vxlan::VxlanConfig::from_options(&self.options)?;
+        } else if self.kind == PortKind::Patch {
+            crate::port::patch::PatchConfig::from_options(&self.name, &self.options)?;
+        } else if let Some(k) = self.options.keys().next() {
+            return Err(format!(
+                "option \"{}\": a {} port takes no options",
+                k.escape_debug(),
+                self.kind
+            ));
         }
         Ok(())
     }
@@ -580,6 +603,16 @@ struct RawPort {
     tag: Option<i64>,
     #[serde(default)]
     trunks: Vec<i64>,
+    #[serde(default)]
+    options: BTreeMap<String, RawOption>,
+}
+
+/// A port option value: written as a string or a number.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawOption {
+    Num(i64),
+    Str(String),
 }
 
 /// The file.
@@ -651,12 +684,24 @@ fn convert_port(bplace: &str, raw: &RawPort) -> Result<PortSpec, ConfigError> {
                 .ok_or_else(|| err(format!("trunk {t} is not a VLAN id (0-4095)")))?,
         );
     }
+    let options = raw
+        .options
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                RawOption::Num(n) => n.to_string(),
+                RawOption::Str(s) => s.clone(),
+            };
+            (k.clone(), v)
+        })
+        .collect();
     let spec = PortSpec {
         name: raw.name.clone(),
         ofport,
         kind,
         tag,
         trunks,
+        options,
     };
     spec.validate().map_err(err)?;
     Ok(spec)
@@ -726,6 +771,8 @@ pub struct Flags {
     pub ports: Vec<String>,
     /// `--tap NAME[=OFPORT]`.
     pub taps: Vec<String>,
+    /// `--vxlan NAME=KEY=VALUE[,KEY=VALUE...]`.
+    pub vxlans: Vec<String>,
     /// `--controller TARGET`.
     pub controllers: Vec<String>,
     /// `--listen TARGET`.
@@ -744,6 +791,7 @@ impl Flags {
         self.dpid.is_some()
             || !self.ports.is_empty()
             || !self.taps.is_empty()
+            || !self.vxlans.is_empty()
             || !self.controllers.is_empty()
             || !self.listeners.is_empty()
             || self.fail_mode.is_some()
@@ -768,8 +816,43 @@ fn parse_port_flag(flag: &str, v: &str, kind: PortKind) -> Result<PortSpec, Conf
         kind,
         tag: None,
         trunks: Vec::new(),
+        options: BTreeMap::new(),
     };
     spec.validate().map_err(|r| ConfigError::new(&place, r))?;
+    Ok(spec)
+}
+
+/// Parses `NAME=KEY=VALUE[,KEY=VALUE...]` of `--vxlan`: the vxlan options
+/// plus `ofport` and `tag`.
+fn parse_vxlan_flag(v: &str) -> Result<PortSpec, ConfigError> {
+    let place = format!("--vxlan {v}");
+    let err = |r: String| ConfigError::new(&place, r);
+    let (name, rest) = v
+        .split_once('=')
+        .ok_or_else(|| err("expected NAME=remote_ip=IP[,key=VNI|flow,...]".to_owned()))?;
+    let mut spec = PortSpec::new(name, PortKind::Vxlan);
+    for kv in rest.split(',').filter(|s| !s.is_empty()) {
+        let (k, val) = kv
+            .split_once('=')
+            .ok_or_else(|| err(format!("\"{}\" is not KEY=VALUE", kv.escape_debug())))?;
+        match k {
+            "ofport" => {
+                spec.ofport = Some(val.parse::<u32>().map_err(|_| {
+                    err(format!("ofport: \"{val}\" is not an OpenFlow port number"))
+                })?);
+            }
+            "tag" => {
+                spec.tag = Some(
+                    val.parse::<u16>()
+                        .map_err(|_| err(format!("tag: \"{val}\" is not a VLAN id (1-4094)")))?,
+                );
+            }
+            _ => {
+                spec.options.insert(k.to_owned(), val.to_owned());
+            }
+        }
+    }
+    spec.validate().map_err(err)?;
     Ok(spec)
 }
 
@@ -851,6 +934,9 @@ fn apply_flags(b: &mut BridgeConfig, flags: &Flags) -> Result<(), ConfigError> {
     }
     for p in &flags.taps {
         b.ports.push(parse_port_flag("--tap", p, PortKind::Tap)?);
+    }
+    for p in &flags.vxlans {
+        b.ports.push(parse_vxlan_flag(p)?);
     }
     for c in &flags.controllers {
         b.controllers.push(
@@ -1144,5 +1230,55 @@ mod tests {
         assert_eq!(parse_dpid("00:00:00:00:00:00:00:02").unwrap(), 2);
         assert!(parse_dpid("0").is_err());
         assert!(parse_dpid("12345678901234567").is_err());
+    }
+
+    #[test]
+    fn vxlan_ports_come_from_toml_and_from_flags() {
+        let c = from_toml(
+            "[[bridge]]\nname = \"br0\"\n[[bridge.ports]]\nname = \"vx0\"\ntype = \"vxlan\"\n\
+             tag = 100\noptions = { remote_ip = \"198.19.0.2\", key = 100 }\n",
+        )
+        .unwrap();
+        let p = &c.bridges[0].ports[0];
+        assert_eq!(p.kind, PortKind::Vxlan);
+        assert_eq!(p.options.get("key").map(String::as_str), Some("100"));
+        let f = Flags {
+            vxlans: vec!["vx1=remote_ip=198.19.0.3,key=flow,ofport=9".into()],
+            ..Flags::default()
+        };
+        let c = load(&f, None).unwrap();
+        let p = &c.bridges[0].ports[0];
+        assert_eq!((p.kind, p.ofport), (PortKind::Vxlan, Some(9)));
+        assert_eq!(p.options.get("key").map(String::as_str), Some("flow"));
+    }
+
+    #[test]
+    fn vxlan_mistakes_name_the_option() {
+        let e = from_toml(
+            "[[bridge]]\nname = \"br0\"\n[[bridge.ports]]\nname = \"vx0\"\ntype = \"vxlan\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("remote_ip"), "{e}");
+        let e = from_toml(
+            "[[bridge]]\nname = \"br0\"\n[[bridge.ports]]\nname = \"p0\"\n\
+             options = { remote_ip = \"198.19.0.2\" }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("takes no options"), "{e}");
+        for bad in [
+            "vx0",
+            "vx0=remote_ip=1.2.3.4,key=x",
+            "vx0=remote_ip=1.2.3.4,nonsense",
+        ] {
+            let f = Flags {
+                vxlans: vec![bad.into()],
+                ..Flags::default()
+            };
+            let e = load(&f, None).unwrap_err().to_string();
+            assert!(e.starts_with("--vxlan"), "{e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
     }
 }

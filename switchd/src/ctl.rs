@@ -56,13 +56,15 @@ pub enum CtlCommand {
         /// Bridge name.
         name: String,
     },
-    /// Adds a port: `add-port BRIDGE IFNAME [ofport=N] [type=system|tap|internal] [tag=VLAN] [trunks=V,V]`.
+    /// Adds a port: `add-port BRIDGE IFNAME [ofport=N] [type=system|tap|internal|vxlan|patch] [tag=VLAN] [trunks=V,V]`;
+    /// a vxlan port also takes `remote_ip=IP [key=VNI|flow] [local_ip=IP] [dst_port=N]`,
+    /// a patch port `peer=NAME`.
     AddPort {
         /// Bridge name.
         bridge: String,
         /// Interface name.
         ifname: String,
-        /// Settings as KEY=VALUE (ofport, type, tag, trunks).
+        /// Settings as KEY=VALUE (ofport, type, tag, trunks; vxlan: remote_ip, local_ip, key, dst_port; patch: peer).
         settings: Vec<String>,
     },
     /// Deletes a port.
@@ -221,6 +223,7 @@ pub fn build_request(cmd: &CtlCommand) -> Result<Request, String> {
             check_name("bridge", bridge)?;
             check_name("ifname", ifname)?;
             let (mut ofport, mut kind, mut tag, mut trunks) = (None, None, None, None);
+            let mut options = std::collections::BTreeMap::new();
             for s in settings {
                 let (k, v) = s.split_once('=').ok_or_else(|| {
                     format!(
@@ -245,9 +248,12 @@ pub fn build_request(cmd: &CtlCommand) -> Result<Request, String> {
                     }
                     "tag" => tag = Some(parse_tag("tag", v)?),
                     "trunks" => trunks = Some(parse_trunks("trunks", v)?),
+                    "remote_ip" | "local_ip" | "key" | "dst_port" | "peer" => {
+                        options.insert(k.to_owned(), v.to_owned());
+                    }
                     other => {
                         return Err(format!(
-                            "setting: unknown key \"{}\" (ofport, type, tag, trunks)",
+                            "setting: unknown key \"{}\" (ofport, type, tag, trunks, remote_ip, local_ip, key, dst_port, peer)",
                             other.escape_debug()
                         ))
                     }
@@ -260,6 +266,7 @@ pub fn build_request(cmd: &CtlCommand) -> Result<Request, String> {
                 kind,
                 tag,
                 trunks,
+                options: (!options.is_empty()).then_some(options),
             }
         }
         CtlCommand::DelPort { bridge, ifname } => {
@@ -471,8 +478,21 @@ mod tests {
                 kind: Some("tap".into()),
                 tag: Some(10),
                 trunks: Some(vec![1, 2]),
+                options: None,
             }
         );
+    }
+
+    #[test]
+    fn vxlan_settings_become_port_options() {
+        let r = add_port(&["type=vxlan", "remote_ip=198.19.0.2", "key=flow"]).unwrap();
+        let Request::AddPort { kind, options, .. } = r else {
+            panic!("not add-port: {r:?}");
+        };
+        assert_eq!(kind.as_deref(), Some("vxlan"));
+        let o = options.unwrap();
+        assert_eq!(o.get("remote_ip").map(String::as_str), Some("198.19.0.2"));
+        assert_eq!(o.get("key").map(String::as_str), Some("flow"));
     }
 
     #[test]
@@ -480,7 +500,7 @@ mod tests {
         let cases: [(&[&str], &str); 6] = [
             (&["ofport=0"], "ofport:"),
             (&["ofport=x"], "ofport:"),
-            (&["type=vxlan"], "type:"),
+            (&["type=gre"], "type:"),
             (&["tag=5000"], "tag:"),
             (&["trunks=1,x"], "trunks:"),
             (&["color=red"], "setting:"),

@@ -460,6 +460,8 @@ impl ThreadCtx {
                     }
                     drop_queue = true;
                 }
+                // An eventfd has no error state; nothing to clear.
+                RxQueue::Vxlan(_) | RxQueue::Patch(_) => {}
             }
         }
         if drop_queue {

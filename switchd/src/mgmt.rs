@@ -78,6 +78,9 @@ pub enum Request {
         /// Trunk VLANs.
         #[serde(default)]
         trunks: Option<Vec<u16>>,
+        /// Type-specific options (`remote_ip`, `key`, ... of a vxlan port).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        options: Option<std::collections::BTreeMap<String, String>>,
     },
     /// Deletes a port.
     DelPort {
@@ -428,6 +431,7 @@ impl Ctx {
                 kind,
                 tag,
                 trunks,
+                options,
             } => {
                 let b = self.bridge(bridge)?;
                 crate::config::validate_ifname(port).map_err(|e| format!("port: {e}"))?;
@@ -441,6 +445,7 @@ impl Ctx {
                     kind,
                     tag: *tag,
                     trunks: trunks.clone().unwrap_or_default(),
+                    options: options.clone().unwrap_or_default(),
                 };
                 check_port_spec(&spec)?;
                 let n = b.add_port(spec).map_err(|e| switch_error("port", &e))?;
@@ -544,6 +549,7 @@ impl Ctx {
             kind: PortKind::System,
             tag: *tag,
             trunks: Vec::new(),
+            options: std::collections::BTreeMap::new(),
         };
         let b2 = Arc::clone(&b);
         let added = tokio::task::spawn_blocking(move || b2.add_port(port))
@@ -1082,6 +1088,7 @@ mod tests {
             kind: None,
             tag: Some(10),
             trunks: None,
+            options: None,
         };
         let j = serde_json::to_string(&r).unwrap();
         assert!(j.starts_with("{\"cmd\":\"add-port\""), "{j}");

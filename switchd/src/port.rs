@@ -28,7 +28,9 @@
 pub mod afpacket;
 pub mod netdev;
 pub mod offload;
+pub mod patch;
 pub mod tap;
+pub mod vxlan;
 
 use crate::config::PortKind;
 use datapath::buffer::Packet;
@@ -158,6 +160,10 @@ pub enum PortTx {
     Packet(afpacket::TxSocket),
     /// A TAP device (tap and internal ports).
     Tap(Arc<tap::TapDevice>),
+    /// A VXLAN tunnel: UDP to the remote endpoint.
+    Vxlan(vxlan::VxlanPort),
+    /// A patch to a port of another bridge of this daemon.
+    Patch(patch::PatchPort),
     /// No device: frames are kept for inspection (detached bridges).
     Detached(Mutex<VecDeque<(u32, Vec<u8>)>>),
 }
@@ -213,6 +219,8 @@ impl PortHandle {
         let out = match &self.tx {
             PortTx::Packet(s) => s.send_batch(pkts, scratch),
             PortTx::Tap(t) => t.send_batch(pkts, scratch),
+            PortTx::Vxlan(v) => v.send_batch(pkts, scratch),
+            PortTx::Patch(v) => v.send_batch(pkts, scratch),
             PortTx::Detached(q) => {
                 let mut q = q.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 let mut o = SendOutcome::default();
@@ -291,6 +299,10 @@ pub enum RxQueue {
     Ring(afpacket::RxRing),
     /// A TAP device's file descriptor.
     Tap(Arc<tap::TapDevice>),
+    /// The inbox of a VXLAN port.
+    Vxlan(vxlan::VxlanRx),
+    /// The inbox of a patch port.
+    Patch(patch::PatchRx),
 }
 
 impl std::os::fd::AsFd for RxQueue {
@@ -298,6 +310,8 @@ impl std::os::fd::AsFd for RxQueue {
         match self {
             RxQueue::Ring(r) => r.as_fd(),
             RxQueue::Tap(t) => t.as_fd(),
+            RxQueue::Vxlan(v) => v.as_fd(),
+            RxQueue::Patch(v) => v.as_fd(),
         }
     }
 }
@@ -310,6 +324,8 @@ impl RxQueue {
         match self {
             RxQueue::Ring(r) => r.recv(pkts),
             RxQueue::Tap(t) => t.recv(pkts),
+            RxQueue::Vxlan(v) => v.recv(pkts),
+            RxQueue::Patch(v) => v.recv(pkts),
         }
     }
 
@@ -318,6 +334,8 @@ impl RxQueue {
         match self {
             RxQueue::Ring(r) => r.take_drops(),
             RxQueue::Tap(_) => 0,
+            RxQueue::Vxlan(v) => v.take_drops(),
+            RxQueue::Patch(v) => v.take_drops(),
         }
     }
 }
@@ -351,7 +369,8 @@ pub struct Opened {
 
 /// Opens the device of a port: an existing interface for
 /// [`PortKind::System`], a new TAP for [`PortKind::Tap`] and
-/// [`PortKind::Internal`].
+/// [`PortKind::Internal`]. VXLAN and patch ports are opened by
+/// [`open_vxlan`] and [`open_patch`], as they need their options.
 pub fn open(
     ofport: u32,
     name: &str,
@@ -403,5 +422,61 @@ pub fn open(
                 queues: vec![RxQueue::Tap(dev)],
             })
         }
+        PortKind::Vxlan | PortKind::Patch => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "vxlan and patch ports are opened with their options",
+        )),
     }
+}
+
+/// Opens a VXLAN port (see [`vxlan`]): no device, a hardware address of
+/// `mac`, one receive queue.
+pub fn open_vxlan(
+    ofport: u32,
+    name: &str,
+    mac: [u8; 6],
+    cfg: &vxlan::VxlanConfig,
+) -> io::Result<Opened> {
+    let (tx, rx) = vxlan::open(cfg)?;
+    Ok(Opened {
+        handle: Arc::new(PortHandle {
+            ofport,
+            name: name.to_owned(),
+            kind: PortKind::Vxlan,
+            ifindex: 0,
+            hw_addr: mac,
+            counters: PortCounters::default(),
+            created: Instant::now(),
+            tx: PortTx::Vxlan(tx),
+            removed: AtomicBool::new(false),
+            gone: AtomicBool::new(false),
+        }),
+        queues: vec![RxQueue::Vxlan(rx)],
+    })
+}
+
+/// Opens a patch port (see [`patch`]): no device, a hardware address of
+/// `mac`, one receive queue.
+pub fn open_patch(
+    ofport: u32,
+    name: &str,
+    mac: [u8; 6],
+    cfg: &patch::PatchConfig,
+) -> io::Result<Opened> {
+    let (tx, rx) = patch::open(name, cfg)?;
+    Ok(Opened {
+        handle: Arc::new(PortHandle {
+            ofport,
+            name: name.to_owned(),
+            kind: PortKind::Patch,
+            ifindex: 0,
+            hw_addr: mac,
+            counters: PortCounters::default(),
+            created: Instant::now(),
+            tx: PortTx::Patch(tx),
+            removed: AtomicBool::new(false),
+            gone: AtomicBool::new(false),
+        }),
+        queues: vec![RxQueue::Patch(rx)],
+    })
 }

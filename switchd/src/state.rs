@@ -27,6 +27,7 @@
 
 use crate::config::{parse_dpid, BridgeConfig, ConfigError, FailMode, PortKind, PortSpec, Target};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -104,6 +105,9 @@ pub struct SavedPort {
     /// The container this port's veth leads into, for container ports.
     #[serde(default)]
     pub container: Option<SavedContainer>,
+    /// Type-specific options (of a vxlan port).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
 }
 
 /// The far end of a container port.
@@ -126,6 +130,7 @@ impl SavedPort {
             tag: spec.tag,
             trunks: spec.trunks.clone(),
             container,
+            options: spec.options.clone(),
         }
     }
 
@@ -138,6 +143,7 @@ impl SavedPort {
             kind,
             tag: self.tag,
             trunks: self.trunks.clone(),
+            options: self.options.clone(),
         };
         spec.validate()?;
         if let Some(c) = &self.container {
@@ -305,6 +311,7 @@ mod tests {
                 kind: PortKind::System,
                 tag: Some(10),
                 trunks: vec![],
+                options: BTreeMap::new(),
             },
         ];
         let c = vec![(

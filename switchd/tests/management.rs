@@ -735,7 +735,7 @@ fn bad_ctl_arguments_give_one_line_naming_the_field_and_fail() {
                 "add-port".into(),
                 br.clone(),
                 "x1".into(),
-                "type=vxlan".into(),
+                "type=gre".into(),
             ],
             "type:",
         ),

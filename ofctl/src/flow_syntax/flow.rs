@@ -248,8 +248,13 @@ pub fn parse_flow(command: FlowCommand, s: &str) -> Result<FlowSpec, SyntaxError
                     }
                     spec.cookie = parse_u64(v, 64)
                         .map_err(|e| keyword_err(&format!("bad value for cookie: {e}")))?;
-                    spec.cookie_mask = parse_u64(m, 64)
-                        .map_err(|e| keyword_err(&format!("bad mask for cookie: {e}")))?;
+                    // ovs-ofctl(8): a mask of -1 matches the cookie exactly.
+                    spec.cookie_mask = if m == "-1" {
+                        u64::MAX
+                    } else {
+                        parse_u64(m, 64)
+                            .map_err(|e| keyword_err(&format!("bad mask for cookie: {e}")))?
+                    };
                     if spec.cookie_mask != 0 {
                         usable.restrict(proto::NXM_OF11_UP);
                     }
@@ -549,6 +554,9 @@ mod tests {
         let d = parse_flow(FlowCommand::Delete, "cookie=0x10/0xf0").unwrap();
         assert_eq!((d.cookie, d.cookie_mask), (0x10, 0xf0));
         assert!(parse_flow(FlowCommand::Add, "cookie=1/1,actions=drop").is_err());
+        let exact = parse_flow(FlowCommand::Delete, "cookie=0x5/-1").unwrap();
+        assert_eq!((exact.cookie, exact.cookie_mask), (0x5, u64::MAX));
+        assert!(parse_flow(FlowCommand::Delete, "cookie=0x5/-2").is_err());
     }
 }
 
