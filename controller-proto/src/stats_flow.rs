@@ -235,6 +235,49 @@ impl FlowStats {
     }
 }
 
+/// The decode/encode of a reply body that is a plain list of entries, each
+/// with its own `decode`, `encode` and `encoded_len`; `$hint` is a typical
+/// entry size for the first allocation (bounded, never trusted).
+macro_rules! entry_list_body {
+    ($name:ident, $entry:ident, $hint:expr) => {
+        impl $name {
+            /// Decodes the body from `r`, consuming all of it.
+            ///
+            /// # Errors
+            /// The first entry's error.
+            pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                let mut entries = Vec::with_capacity((r.remaining() / $hint).clamp(1, 64));
+                while !r.is_empty() {
+                    entries.push($entry::decode(r)?);
+                }
+                Ok(Self { entries })
+            }
+
+            /// Decodes a whole body.
+            ///
+            /// # Errors
+            /// As [`decode`](Self::decode).
+            pub fn decode_body(body: &[u8]) -> Result<Self, DecodeError> {
+                Self::decode(&mut Reader::new(body))
+            }
+
+            /// Length of the encoded body.
+            #[must_use]
+            pub fn body_len(&self) -> usize {
+                self.entries.iter().map($entry::encoded_len).sum()
+            }
+
+            /// Appends the body.
+            pub fn encode(&self, w: &mut Writer) {
+                w.reserve(self.body_len());
+                for e in &self.entries {
+                    e.encode(w);
+                }
+            }
+        }
+    };
+}
+
 /// The body of a FLOW reply: flow entries.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct FlowStatsReply {
@@ -242,41 +285,7 @@ pub struct FlowStatsReply {
     pub entries: Vec<FlowStats>,
 }
 
-impl FlowStatsReply {
-    /// Decodes the body from `r`, consuming all of it.
-    ///
-    /// # Errors
-    /// The first entry's error.
-    pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let mut entries = Vec::with_capacity((r.remaining() / 96).clamp(1, 64));
-        while !r.is_empty() {
-            entries.push(FlowStats::decode(r)?);
-        }
-        Ok(Self { entries })
-    }
-
-    /// Decodes a whole body.
-    ///
-    /// # Errors
-    /// As [`decode`](Self::decode).
-    pub fn decode_body(body: &[u8]) -> Result<Self, DecodeError> {
-        Self::decode(&mut Reader::new(body))
-    }
-
-    /// Length of the encoded body.
-    #[must_use]
-    pub fn body_len(&self) -> usize {
-        self.entries.iter().map(FlowStats::encoded_len).sum()
-    }
-
-    /// Appends the body.
-    pub fn encode(&self, w: &mut Writer) {
-        w.reserve(self.body_len());
-        for e in &self.entries {
-            e.encode(w);
-        }
-    }
-}
+entry_list_body!(FlowStatsReply, FlowStats, 96);
 
 /// `ofp_aggregate_stats_reply`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -441,41 +450,7 @@ pub struct GroupStatsReply {
     pub entries: Vec<GroupStats>,
 }
 
-impl GroupStatsReply {
-    /// Decodes the body from `r`, consuming all of it.
-    ///
-    /// # Errors
-    /// The first entry's error.
-    pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let mut entries = Vec::with_capacity((r.remaining() / 56).clamp(1, 64));
-        while !r.is_empty() {
-            entries.push(GroupStats::decode(r)?);
-        }
-        Ok(Self { entries })
-    }
-
-    /// Decodes a whole body.
-    ///
-    /// # Errors
-    /// As [`decode`](Self::decode).
-    pub fn decode_body(body: &[u8]) -> Result<Self, DecodeError> {
-        Self::decode(&mut Reader::new(body))
-    }
-
-    /// Length of the encoded body.
-    #[must_use]
-    pub fn body_len(&self) -> usize {
-        self.entries.iter().map(GroupStats::encoded_len).sum()
-    }
-
-    /// Appends the body.
-    pub fn encode(&self, w: &mut Writer) {
-        w.reserve(self.body_len());
-        for e in &self.entries {
-            e.encode(w);
-        }
-    }
-}
+entry_list_body!(GroupStatsReply, GroupStats, 56);
 
 /// `ofp_group_desc`: one group in a GROUP_DESC reply.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -534,41 +509,7 @@ pub struct GroupDescReply {
     pub entries: Vec<GroupDesc>,
 }
 
-impl GroupDescReply {
-    /// Decodes the body from `r`, consuming all of it.
-    ///
-    /// # Errors
-    /// The first entry's error.
-    pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let mut entries = Vec::with_capacity((r.remaining() / 48).clamp(1, 64));
-        while !r.is_empty() {
-            entries.push(GroupDesc::decode(r)?);
-        }
-        Ok(Self { entries })
-    }
-
-    /// Decodes a whole body.
-    ///
-    /// # Errors
-    /// As [`decode`](Self::decode).
-    pub fn decode_body(body: &[u8]) -> Result<Self, DecodeError> {
-        Self::decode(&mut Reader::new(body))
-    }
-
-    /// Length of the encoded body.
-    #[must_use]
-    pub fn body_len(&self) -> usize {
-        self.entries.iter().map(GroupDesc::encoded_len).sum()
-    }
-
-    /// Appends the body.
-    pub fn encode(&self, w: &mut Writer) {
-        w.reserve(self.body_len());
-        for e in &self.entries {
-            e.encode(w);
-        }
-    }
-}
+entry_list_body!(GroupDescReply, GroupDesc, 48);
 
 #[cfg(test)]
 mod tests {
