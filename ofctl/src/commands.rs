@@ -9,7 +9,7 @@
 //! printed the way `ovs-ofctl` prints it (the error, then the offending
 //! request decoded) and makes the command fail.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
@@ -32,7 +32,7 @@ use controller_proto::port::{
 };
 use controller_proto::stats_flow::{FlowStats, GroupStatsRequest};
 use controller_proto::switch_config::SwitchConfig;
-use datapath::flow::{Field, Match};
+use datapath::flow::{Field, FlowMask, Match};
 
 use crate::client::{BatchError, Client, ClientError, Reply, TlsFiles};
 use crate::flow_syntax::group::{parse_group, parse_group_id, parse_meter, parse_meter_id};
@@ -49,8 +49,10 @@ use crate::offline::{ofp_print_hex, parse_flow_file, parse_flow_report, parse_he
 pub struct Options {
     /// `--strict`: modify and delete only exact matches.
     pub strict: bool,
-    /// `--sort[=FIELD]` / `--rsort[=FIELD]`: (descending, field).
-    pub sort: Option<(bool, Option<String>)>,
+    /// `--sort[=FIELD]` / `--rsort[=FIELD]`, in the order given: (descending,
+    /// field). Later criteria break ties of earlier ones; flows that tie on
+    /// all of them keep the switch's order.
+    pub sort: Vec<(bool, Option<String>)>,
     /// `--no-stats`: leave counters out of flow dumps.
     pub no_stats: bool,
     /// `--timeout SECS`: bound on waiting (and on `monitor`'s run).
@@ -208,8 +210,8 @@ pub fn parse_args(args: &[String]) -> Result<(Options, Vec<String>), CliError> {
             "--no-names" => o.names = Some(false),
             "--read-only" | "--color" | "--no-color" => {}
             "--no-stats" => o.no_stats = true,
-            "--sort" => o.sort = Some((false, inline.map(str::to_string))),
-            "--rsort" => o.sort = Some((true, inline.map(str::to_string))),
+            "--sort" => o.sort.push((false, inline.map(str::to_string))),
+            "--rsort" => o.sort.push((true, inline.map(str::to_string))),
             "--timeout" | "-t" => {
                 let v = value(&mut i, name, inline)?;
                 let secs: u64 = v.parse().map_err(|_| {
@@ -451,48 +453,84 @@ fn dump_flow_stats(c: &mut Client, spec: &FlowSpec) -> Result<(u32, Vec<FlowStat
     }
 }
 
+/// A sort criterion's view of one flow: whether the flow matches on the
+/// field (with its prerequisites met: `arp_tpa` is not `nw_dst`), and the
+/// field's value in the flow's match (zero when wildcarded).
+/// Like `ovs-ofctl`, flows that both lack the field still compare by that
+/// value as stored, where `arp_op` shares its storage with `nw_proto`.
+fn sort_value(m: &Match, def: &fields::FieldDef) -> (bool, u128) {
+    let field = match def.target {
+        fields::Target::Plain(x) => x,
+        fields::Target::TpSrc => Field::TcpSrc,
+        fields::Target::TpDst => Field::TcpDst,
+        fields::Target::NwTos => Field::IpDscp,
+        fields::Target::DlVlan | fields::Target::VlanTci => Field::VlanVid,
+        fields::Target::VlanPcp => Field::VlanPcp,
+    };
+    let (v, mk) = m.get(field);
+    if mk != 0 && datapath::flow::prerequisites_met(&[field], m) {
+        return (true, v);
+    }
+    let stored = if field == Field::ArpOp {
+        Field::IpProto
+    } else {
+        field
+    };
+    (false, m.get(stored).0)
+}
+
+/// Sorts like `ovs-ofctl --sort/--rsort`: the criteria in order (one
+/// without a field means the priority), then always a final descending
+/// priority pass, in a stable sort so that flows equal under every
+/// criterion stay in the order the switch sent them. A flow that matches on
+/// a criterion's field sorts before one that does not, in either direction.
 fn sort_flows(
     flows: &mut [FlowStats],
-    descending: bool,
-    field: Option<&str>,
+    criteria: &[(bool, Option<String>)],
 ) -> Result<(), CliError> {
-    let key_field = match field {
-        None | Some("priority") => None,
-        Some(name) => Some(
-            fields::lookup(name)
-                .ok_or_else(|| CliError::Message(format!("unknown sort field \"{name}\"")))?,
-        ),
-    };
-    let value = |f: &FlowStats| -> Option<u128> {
-        let def = key_field?;
-        let m = match_from_wire(&f.match_);
-        let field = match def.target {
-            fields::Target::Plain(x) => x,
-            fields::Target::TpSrc => Field::TcpSrc,
-            fields::Target::TpDst => Field::TcpDst,
-            fields::Target::NwTos => Field::IpDscp,
-            fields::Target::DlVlan | fields::Target::VlanTci => Field::VlanVid,
-            fields::Target::VlanPcp => Field::VlanPcp,
+    let mut keys = Vec::new();
+    for (desc, field) in criteria {
+        let def = match field.as_deref() {
+            None => None,
+            Some(name) if name.eq_ignore_ascii_case("priority") => None,
+            Some(name) => Some(
+                fields::lookup(name)
+                    .ok_or_else(|| CliError::Message(format!("{name}: unknown field name")))?,
+            ),
         };
-        let (v, mk) = m.get(field);
-        (mk != 0).then_some(v)
-    };
-    flows.sort_by(|a, b| {
-        let ord = match key_field {
-            None => a.priority.cmp(&b.priority),
-            Some(_) => match (value(a), value(b)) {
-                // Flows without the field go last either way.
-                (Some(_), None) => return std::cmp::Ordering::Less,
-                (None, Some(_)) => return std::cmp::Ordering::Greater,
-                (x, y) => x.cmp(&y),
-            },
-        };
-        if descending {
-            ord.reverse()
-        } else {
-            ord
+        keys.push((*desc, def));
+    }
+    keys.push((true, None));
+    let matches: Vec<Match> = flows.iter().map(|f| match_from_wire(&f.match_)).collect();
+    let mut order: Vec<usize> = (0..flows.len()).collect();
+    order.sort_by(|&a, &b| {
+        for (desc, def) in &keys {
+            let ord = match def {
+                None => flows[a].priority.cmp(&flows[b].priority),
+                Some(d) => {
+                    let (ina, va) = sort_value(&matches[a], d);
+                    let (inb, vb) = sort_value(&matches[b], d);
+                    if ina != inb {
+                        return if ina {
+                            std::cmp::Ordering::Less
+                        } else {
+                            std::cmp::Ordering::Greater
+                        };
+                    }
+                    va.cmp(&vb)
+                }
+            };
+            let ord = if *desc { ord.reverse() } else { ord };
+            if ord.is_ne() {
+                return ord;
+            }
         }
+        std::cmp::Ordering::Equal
     });
+    let sorted: Vec<FlowStats> = order.iter().map(|&i| flows[i].clone()).collect();
+    for (slot, f) in flows.iter_mut().zip(sorted) {
+        *slot = f;
+    }
     Ok(())
 }
 
@@ -506,7 +544,7 @@ fn dump_flows(o: &Options, args: &[String], out: &mut dyn Write) -> Res {
     let style = FlowStatsStyle {
         no_stats: o.no_stats,
     };
-    if o.sort.is_none() && !o.no_stats && !o.show_names() {
+    if o.sort.is_empty() && !o.no_stats && !o.show_names() {
         let reply = MultipartReply::new(MultipartReplyBody::Flow(flows));
         for part in reply.split_max() {
             let mut s = header_text("OFPST_FLOW reply", OFP_VERSION, xid);
@@ -516,8 +554,8 @@ fn dump_flows(o: &Options, args: &[String], out: &mut dyn Write) -> Res {
         }
         return Ok(0);
     }
-    if let Some((desc, field)) = &o.sort {
-        sort_flows(&mut flows, *desc, field.as_deref())?;
+    if !o.sort.is_empty() {
+        sort_flows(&mut flows, &o.sort)?;
     }
     let mut s = String::new();
     for f in &flows {
@@ -541,6 +579,7 @@ struct FlowVersion {
     cookie: u64,
     idle_timeout: u16,
     hard_timeout: u16,
+    importance: u16,
     instructions: String,
     raw_instructions: Vec<Instruction>,
 }
@@ -558,6 +597,7 @@ impl FlowVersion {
         self.cookie == other.cookie
             && self.idle_timeout == other.idle_timeout
             && self.hard_timeout == other.hard_timeout
+            && self.importance == other.importance
             && self.instructions == other.instructions
     }
 
@@ -576,6 +616,9 @@ impl FlowVersion {
         if self.hard_timeout != 0 {
             s.push_str(&format!(" hard_timeout={}", self.hard_timeout));
         }
+        if self.importance != 0 {
+            s.push_str(&format!(" importance={}", self.importance));
+        }
         s.push_str(" actions=");
         s.push_str(&self.instructions);
         s
@@ -589,6 +632,7 @@ impl FlowVersion {
             cookie: f.cookie,
             idle_timeout: f.idle_timeout,
             hard_timeout: f.hard_timeout,
+            importance: f.importance,
             instructions: crate::format::actions::instructions_text(&f.instructions),
             raw_instructions: f.instructions.clone(),
         }
@@ -602,10 +646,64 @@ impl FlowVersion {
             cookie: f.cookie,
             idle_timeout: f.idle_timeout,
             hard_timeout: f.hard_timeout,
+            importance: 0,
             instructions: crate::format::actions::instructions_text(&f.instructions),
             raw_instructions: f.instructions.clone(),
         }
     }
+}
+
+/// A flow entry with up to two versions (one per source), as diff-flows
+/// and replace-flows see it.
+#[derive(Default)]
+struct FlowEntry {
+    /// When the entry was first seen, over both sources in order.
+    seen: usize,
+    versions: [Option<FlowVersion>; 2],
+}
+
+/// Pairs up the flows of two sources and returns them in `ovs-ofctl`'s
+/// walking order: table by table; within a table, the groups of flows that
+/// share one mask, by the highest priority in the group (descending, then
+/// the order the groups were first seen); within a group, in the order the
+/// flows were first seen (a flow present in both sources keeps the place of
+/// its first sighting).
+fn flow_entries(sources: [Vec<FlowVersion>; 2]) -> Vec<FlowEntry> {
+    let mut index: HashMap<FlowKeyText, usize> = HashMap::new();
+    let mut entries: Vec<FlowEntry> = Vec::new();
+    for (i, flows) in sources.into_iter().enumerate() {
+        for f in flows {
+            let k = f.key();
+            let at = *index.entry(k).or_insert_with(|| {
+                entries.push(FlowEntry {
+                    seen: entries.len(),
+                    versions: [None, None],
+                });
+                entries.len() - 1
+            });
+            entries[at].versions[i] = Some(f);
+        }
+    }
+    let probe = |e: &FlowEntry| -> (u8, u16, FlowMask) {
+        let v = e.versions[0]
+            .as_ref()
+            .or(e.versions[1].as_ref())
+            .map(|v| (v.table_id, v.priority, v.match_.mask));
+        v.unwrap_or((0, 0, FlowMask::wildcard()))
+    };
+    // Per (table, mask): the group's highest priority and first sighting.
+    let mut groups: HashMap<(u8, FlowMask), (u16, usize)> = HashMap::new();
+    for e in &entries {
+        let (table, prio, mask) = probe(e);
+        let g = groups.entry((table, mask)).or_insert((prio, e.seen));
+        g.0 = g.0.max(prio);
+    }
+    entries.sort_by_key(|e| {
+        let (table, _, mask) = probe(e);
+        let (max_prio, first) = groups[&(table, mask)];
+        (table, std::cmp::Reverse(max_prio), first, e.seen)
+    });
+    entries
 }
 
 fn all_flows_of_switch(c: &mut Client) -> Result<Vec<FlowVersion>, CliError> {
@@ -627,27 +725,22 @@ fn flows_of_source(o: &Options, source: &str) -> Result<Vec<FlowVersion>, CliErr
 fn diff_flows(o: &Options, args: &[String], out: &mut dyn Write) -> Res {
     let a = flows_of_source(o, &args[0])?;
     let b = flows_of_source(o, &args[1])?;
-    let mut table: BTreeMap<FlowKeyText, (Option<FlowVersion>, Option<FlowVersion>)> =
-        BTreeMap::new();
-    for f in a {
-        let k = f.key();
-        table.entry(k).or_default().0 = Some(f);
-    }
-    for f in b {
-        let k = f.key();
-        table.entry(k).or_default().1 = Some(f);
-    }
     let mut s = String::new();
-    for (old, new) in table.values() {
-        let same = matches!((old, new), (Some(x), Some(y)) if x.same(y));
-        if same {
+    for e in flow_entries([a, b]) {
+        let [old, new] = &e.versions;
+        if matches!((old, new), (Some(x), Some(y)) if x.same(y)) {
+            continue;
+        }
+        let old = old.as_ref().map(FlowVersion::text);
+        let new = new.as_ref().map(FlowVersion::text);
+        if old == new {
             continue;
         }
         if let Some(x) = old {
-            s.push_str(&format!("-{}\n", x.text()));
+            s.push_str(&format!("-{x}\n"));
         }
         if let Some(y) = new {
-            s.push_str(&format!("+{}\n", y.text()));
+            s.push_str(&format!("+{y}\n"));
         }
     }
     out.write_all(s.as_bytes())?;
@@ -891,12 +984,17 @@ pub fn run(o: &Options, cmd: &str, args: &[String], out: &mut dyn Write) -> Res 
         }
         "dump-table-features" => {
             need_args(cmd, args, 1, 1)?;
-            dump(
-                o,
-                &args[0],
-                mp(MultipartRequestBody::TableFeatures(Vec::new())),
-                out,
-            )
+            let mut c = connect(o, &args[0])?;
+            let (xid, reply) =
+                request(&mut c, mp(MultipartRequestBody::TableFeatures(Vec::new())))?;
+            match &reply {
+                Message::MultipartReply(MultipartReply {
+                    body: MultipartReplyBody::TableFeatures(t),
+                    ..
+                }) => out.write_all(crate::format::table_features::dump_text(t).as_bytes())?,
+                other => print_reply(out, xid, other)?,
+            }
+            Ok(0)
         }
         "dump-ports" => {
             need_args(cmd, args, 1, 2)?;
@@ -1190,7 +1288,7 @@ mod tests {
             "x",
         ]))
         .unwrap();
-        assert_eq!(o.sort, Some((true, Some("priority".into()))));
+        assert_eq!(o.sort, vec![(true, Some("priority".into()))]);
         assert!(o.no_stats);
     }
 

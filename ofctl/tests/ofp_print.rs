@@ -40,11 +40,8 @@ fn vectors() -> Vec<(String, String, String)> {
     v
 }
 
-/// Vectors printed differently on purpose. `mp_table_features_reply`: Open
-/// vSwitch lists a table's match and set-field capabilities from its own
-/// field registry (Nicira fields included, names brace-compressed), which
-/// `ofctl` does not reproduce; it prints the OpenFlow 1.3 properties.
-const KNOWN_DIFFERENT: &[&str] = &["mp_table_features_reply"];
+/// Vectors printed differently on purpose (none at present).
+const KNOWN_DIFFERENT: &[&str] = &[];
 
 #[test]
 fn every_golden_vector_prints_as_ovs_ofctl_printed_it() {

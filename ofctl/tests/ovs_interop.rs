@@ -319,6 +319,10 @@ fn read_only_commands_print_what_ovs_ofctl_prints() {
         vec!["dump-flows", &t, "ip"],
         vec!["dump-flows", "--no-stats", &t],
         vec!["dump-flows", "--rsort", &t],
+        vec!["dump-flows", "--sort=nw_dst", "--rsort=in_port", &t],
+        vec!["dump-flows", "--rsort=tcp_dst", &t],
+        vec!["dump-flows", "--sort=arp_op", &t],
+        vec!["dump-table-features", &t],
         vec!["dump-aggregate", &t],
         vec!["dump-aggregate", &t, "table=1"],
         vec!["queue-stats", &t],
@@ -488,15 +492,63 @@ fn bulk_files_replace_and_diff_agree_with_the_switch() {
     let d = ovs.ofctl(&["diff-flows", &t, &b]);
     assert_eq!(String::from_utf8_lossy(&d.stdout), "");
     assert_eq!(d.status.code(), Some(0));
-    let ours = text(&ovs.ofctl(&["diff-flows", &a, &b]));
-    let theirs = text(&ovs.ovs_ofctl(&["diff-flows", &a, &b]));
-    let sorted = |s: &str| {
-        let mut v: Vec<&str> = s.lines().collect();
-        v.sort_unstable();
-        v.join("\n")
+    same(&ovs, &["diff-flows", &a, &b]);
+}
+
+#[test]
+fn diff_flows_prints_what_ovs_ofctl_prints_in_its_order() {
+    if !peers_available() {
+        return;
+    }
+    let ovs = Ovs::start();
+    let t = ovs.target();
+    let write = |name: &str, lines: &[&str]| {
+        let p = ovs.dir.join(name);
+        std::fs::write(&p, lines.join("\n") + "\n").expect("write flows");
+        p.display().to_string()
     };
-    assert_eq!(sorted(&ours.0), sorted(&theirs.0));
-    assert_eq!(ours.2, theirs.2);
+    // Several masks, several priorities per mask, flows in both files that
+    // differ in actions, cookie, timeouts, importance and table.
+    let a = write(
+        "a.flows",
+        &[
+            "priority=100,ip,nw_dst=198.18.0.1,actions=output:1",
+            "priority=100,ip,nw_dst=198.18.0.2,actions=output:1",
+            "priority=200,ip,nw_dst=198.18.0.3,actions=output:1",
+            "table=1,priority=5,tcp,tp_dst=80,actions=drop",
+            "priority=5,arp,actions=NORMAL",
+            "cookie=0x5,idle_timeout=10,priority=7,udp,actions=output:3",
+            "in_port=1,actions=output:2",
+            "in_port=2,actions=output:1",
+            "priority=100,ip,nw_src=198.18.0.9,actions=output:1",
+            "priority=10,ip,actions=drop",
+            "priority=20,ip,nw_src=198.18.1.1,actions=drop",
+        ],
+    );
+    let b = write(
+        "b.flows",
+        &[
+            "priority=100,ip,nw_dst=198.18.0.1,actions=output:2",
+            "priority=200,ip,nw_dst=198.18.0.3,actions=output:1",
+            "table=2,priority=5,tcp,tp_dst=80,actions=drop",
+            "importance=3,priority=5,arp,actions=NORMAL",
+            "priority=7,udp,actions=output:3",
+            "in_port=2,actions=output:3",
+            "in_port=3,actions=output:1",
+            "priority=300,ip,nw_src=198.18.0.9,actions=output:1",
+            "priority=20,arp,actions=drop",
+            "priority=20,ip,nw_src=198.18.1.7,actions=drop",
+        ],
+    );
+    let empty = write("empty.flows", &[]);
+    for (x, y) in [(&a, &b), (&b, &a), (&a, &empty), (&empty, &b), (&a, &a)] {
+        same(&ovs, &["diff-flows", x, y]);
+    }
+    // Against the switch, on either side.
+    ok(&ovs.ovs_ofctl(&["add-flows", &t, &a]));
+    for (x, y) in [(&t, &b), (&b, &t), (&t, &a)] {
+        same(&ovs, &["diff-flows", x, y]);
+    }
 }
 
 #[test]

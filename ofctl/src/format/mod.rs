@@ -11,6 +11,7 @@ pub mod matches;
 pub mod oxm;
 pub mod packet;
 pub mod print;
+pub mod table_features;
 
 use controller_proto::flow_mod::{
     FlowMod, FlowModCommand, OFPFF_CHECK_OVERLAP, OFPFF_NO_BYT_COUNTS, OFPFF_NO_PKT_COUNTS,

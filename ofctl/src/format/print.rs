@@ -1029,12 +1029,7 @@ pub fn mp_reply_text(r: &MultipartReply, style: FlowStatsStyle) -> String {
         }
         MultipartReplyBody::MeterFeatures(f) => s.push_str(&meter_features_text(f)),
         MultipartReplyBody::TableFeatures(t) => {
-            let mut prev: Option<&TableFeatures> = None;
-            for tf in t {
-                s.push('\n');
-                s.push_str(&table_features_text(tf, prev));
-                prev = Some(tf);
-            }
+            s.push_str(&super::table_features::reply_text(t));
         }
         MultipartReplyBody::PortDesc(ports) => {
             s.push('\n');
