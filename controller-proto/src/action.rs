@@ -21,6 +21,12 @@
 //!   prerequisites are not met, a pop of a tag that is not there, a TTL
 //!   action on a packet that is not IP (or not MPLS).
 //!
+//! A masked set-field, which OpenFlow 1.3's `OFPAT_SET_FIELD` cannot carry,
+//! travels as Open vSwitch sends it: Nicira's `NXAST_REG_LOAD` experimenter
+//! action, decoded into [`Action::RegLoad`] (see [`crate::nicira`]). Other
+//! Nicira subtypes stay [`Action::Experimenter`] and are refused with
+//! `OFPBAC_BAD_EXP_TYPE`; other experimenters with `OFPBAC_BAD_EXPERIMENTER`.
+//!
 //! Invariant: for every decoded action, `encode` writes exactly the bytes
 //! it was decoded from when the input's padding was zero.
 
@@ -28,6 +34,7 @@ use datapath::flow::{self, Field};
 
 use crate::codec::{pad8, DecodeError, Reader, Writer};
 use crate::error::{BadActionCode, ErrorKind};
+use crate::nicira::{RegLoad, NXAST_REG_LOAD, NX_VENDOR_ID, REG_LOAD_LEN};
 use crate::oxm::{OxmField, OxmId, BASIC_FIELDS, OFPVID_PRESENT, OFPXMC_OPENFLOW_BASIC};
 use crate::port::{OFPP_ANY, OFPP_IN_PORT, OFPP_MAX, OFPP_TABLE};
 
@@ -122,6 +129,9 @@ pub enum Action {
     PushPbb(u16),
     /// `OFPAT_POP_PBB`.
     PopPbb,
+    /// Nicira `NXAST_REG_LOAD` (an `OFPAT_EXPERIMENTER` action): a write
+    /// of a bit range of one field, how a masked set-field is sent.
+    RegLoad(RegLoad),
     /// `OFPAT_EXPERIMENTER`: the experimenter id and the rest of the body.
     Experimenter {
         /// Experimenter id.
@@ -163,7 +173,7 @@ impl Action {
             Action::SetField(_) => OFPAT_SET_FIELD,
             Action::PushPbb(_) => OFPAT_PUSH_PBB,
             Action::PopPbb => OFPAT_POP_PBB,
-            Action::Experimenter { .. } => OFPAT_EXPERIMENTER,
+            Action::Experimenter { .. } | Action::RegLoad(_) => OFPAT_EXPERIMENTER,
             Action::Unknown { action_type, .. } => *action_type,
         }
     }
@@ -176,6 +186,7 @@ impl Action {
             Action::Output { .. } => 16,
             Action::SetField(f) => pad8(ACTION_HEADER_LEN + f.encoded_len()),
             Action::Experimenter { data, .. } => 8 + data.len(),
+            Action::RegLoad(_) => REG_LOAD_LEN,
             Action::Unknown { body, .. } => ACTION_HEADER_LEN + body.len(),
             _ => 8,
         }
@@ -280,10 +291,27 @@ impl Action {
                 }
                 Action::SetField(f)
             }
-            OFPAT_EXPERIMENTER => Action::Experimenter {
-                experimenter: a.u32().unwrap_or(0),
-                data: a.rest().to_vec(),
-            },
+            OFPAT_EXPERIMENTER => {
+                let experimenter = a.u32().ok_or(bad(
+                    BadActionCode::OFPBAC_BAD_LEN,
+                    "experimenter action: truncated",
+                ))?;
+                let subtype = a.peek_u16_at(0);
+                if experimenter == NX_VENDOR_ID && subtype == Some(NXAST_REG_LOAD) {
+                    fixed(REG_LOAD_LEN)?;
+                    let _ = a.u16();
+                    Action::RegLoad(RegLoad {
+                        ofs_nbits: a.u16().unwrap_or(0),
+                        dst: a.u32().unwrap_or(0),
+                        value: a.u64().unwrap_or(0),
+                    })
+                } else {
+                    Action::Experimenter {
+                        experimenter,
+                        data: a.rest().to_vec(),
+                    }
+                }
+            }
             _ => Action::Unknown {
                 action_type: ty,
                 body: a.rest().to_vec(),
@@ -321,6 +349,13 @@ impl Action {
                 w.put_u32(*experimenter);
                 w.put_bytes(data);
             }
+            Action::RegLoad(l) => {
+                w.put_u32(NX_VENDOR_ID);
+                w.put_u16(NXAST_REG_LOAD);
+                w.put_u16(l.ofs_nbits);
+                w.put_u32(l.dst);
+                w.put_u64(l.value);
+            }
             Action::Unknown { body, .. } => w.put_bytes(body),
             Action::CopyTtlOut
             | Action::CopyTtlIn
@@ -338,8 +373,10 @@ impl Action {
     /// PACKET_OUT may use.
     ///
     /// # Errors
-    /// `OFPBAC_BAD_TYPE` (unknown type), `OFPBAC_BAD_EXPERIMENTER` (no
-    /// experimenter actions are supported), `OFPBAC_BAD_OUT_PORT` (port 0,
+    /// `OFPBAC_BAD_TYPE` (unknown type), `OFPBAC_BAD_EXPERIMENTER` (an
+    /// experimenter other than Nicira), `OFPBAC_BAD_EXP_TYPE` (a Nicira
+    /// action other than `NXAST_REG_LOAD`), the load's own errors (see
+    /// [`RegLoad::validate`]), `OFPBAC_BAD_OUT_PORT` (port 0,
     /// `OFPP_ANY`, an unassigned reserved number, or `OFPP_TABLE` outside
     /// a packet-out), `OFPBAC_BAD_OUT_GROUP` (a reserved group number),
     /// `OFPBAC_BAD_ARGUMENT` (a push ethertype the spec does not allow),
@@ -349,7 +386,12 @@ impl Action {
     pub fn validate(&self, in_packet_out: bool) -> Result<(), ErrorKind> {
         match self {
             Action::Unknown { .. } => Err(BadActionCode::OFPBAC_BAD_TYPE.into()),
-            Action::Experimenter { .. } => Err(BadActionCode::OFPBAC_BAD_EXPERIMENTER.into()),
+            Action::Experimenter { experimenter, .. } => Err(if *experimenter == NX_VENDOR_ID {
+                BadActionCode::OFPBAC_BAD_EXP_TYPE.into()
+            } else {
+                BadActionCode::OFPBAC_BAD_EXPERIMENTER.into()
+            }),
+            Action::RegLoad(l) => l.validate().map(|_| ()),
             Action::Output { port, .. } => {
                 let ok = match *port {
                     0 | OFPP_ANY => false,
@@ -455,7 +497,7 @@ pub fn action_set_rank(a: &Action) -> u8 {
         Action::PushVlan(_) => 4,
         Action::CopyTtlOut => 5,
         Action::DecMplsTtl | Action::DecNwTtl => 6,
-        Action::SetField(_) | Action::SetMplsTtl(_) | Action::SetNwTtl(_) => 7,
+        Action::SetField(_) | Action::RegLoad(_) | Action::SetMplsTtl(_) | Action::SetNwTtl(_) => 7,
         Action::SetQueue(_) => 8,
         Action::Group(_) => 9,
         Action::Output { .. } => 10,
@@ -549,6 +591,19 @@ pub fn check_consistency(actions: &[Action], state: &mut flow::Match) -> Result<
                     state.set(field, value);
                 }
             }
+            Action::RegLoad(l) => {
+                let Ok((field, value, mask)) = l.validate() else {
+                    continue;
+                };
+                let needs_tag = matches!(field, Field::VlanVid | Field::VlanPcp);
+                if (needs_tag && !vlan_present(state)) || !flow::prerequisites_met(&[field], state)
+                {
+                    return inconsistent();
+                }
+                // The written bits become known; the others stay as they were.
+                let (v, m) = state.get(field);
+                state.set_masked(field, (v & !mask) | value, m | mask);
+            }
             Action::Output { .. }
             | Action::SetQueue(_)
             | Action::Group(_)
@@ -587,12 +642,21 @@ pub(crate) mod strategies {
             arb_basic_oxm().prop_map(Action::SetField),
             any::<u16>().prop_map(Action::PushPbb),
             Just(Action::PopPbb),
-            (any::<u32>(), proptest::collection::vec(any::<u8>(), 0..3)).prop_map(
-                |(experimenter, words)| Action::Experimenter {
+            (any::<u16>(), any::<u32>(), any::<u64>()).prop_map(|(ofs_nbits, dst, value)| {
+                Action::RegLoad(RegLoad {
+                    ofs_nbits,
+                    dst,
+                    value,
+                })
+            }),
+            (
+                any::<u32>().prop_filter("not Nicira", |e| *e != NX_VENDOR_ID),
+                proptest::collection::vec(any::<u8>(), 0..3)
+            )
+                .prop_map(|(experimenter, words)| Action::Experimenter {
                     experimenter,
                     data: words.iter().flat_map(|b| [*b; 8]).collect(),
-                }
-            ),
+                }),
             (28u16..0xffff, proptest::collection::vec(any::<u8>(), 0..3)).prop_map(
                 |(action_type, words)| {
                     let mut body = vec![0u8; 4];
@@ -759,8 +823,95 @@ mod tests {
         assert_eq!(enc(&a), exp);
         assert_eq!(
             a.validate(false),
+            Err(bac(BadActionCode::OFPBAC_BAD_EXP_TYPE))
+        );
+        let other = [0xff, 0xff, 0, 16, 0, 0, 0x12, 0x34, 0, 1, 2, 3, 4, 5, 6, 7];
+        let a = dec(&other).unwrap();
+        assert_eq!(enc(&a), other);
+        assert_eq!(
+            a.validate(false),
             Err(bac(BadActionCode::OFPBAC_BAD_EXPERIMENTER))
         );
+    }
+
+    /// `load:0xa0000->NXM_OF_IP_DST[8..31]` as `ovs-ofctl` sends it.
+    const REG_LOAD_IP_DST: [u8; 24] = [
+        0xff, 0xff, 0, 24, 0, 0, 0x23, 0x20, 0, 7, 0x02, 0x17, 0, 0, 0x10, 0x04, 0, 0, 0, 0, 0,
+        0x0a, 0, 0,
+    ];
+
+    #[test]
+    fn nicira_reg_load_decodes_to_its_own_variant_and_round_trips() {
+        let a = dec(&REG_LOAD_IP_DST).unwrap();
+        let Action::RegLoad(l) = a else {
+            panic!("{a:?}")
+        };
+        assert_eq!(
+            (l.ofs(), l.n_bits(), l.dst, l.value),
+            (8, 24, 0x1004, 0xa0000)
+        );
+        assert_eq!(enc(&a), REG_LOAD_IP_DST);
+        assert_eq!(a.encoded_len(), 24);
+        assert_eq!(a.validate(false), Ok(()));
+    }
+
+    #[test]
+    fn nicira_reg_load_of_the_wrong_length_is_bad_len() {
+        let mut long = REG_LOAD_IP_DST.to_vec();
+        long[3] = 32;
+        long.extend([0; 8]);
+        assert_eq!(
+            dec(&long).unwrap_err().kind(),
+            bac(BadActionCode::OFPBAC_BAD_LEN)
+        );
+        let mut short = REG_LOAD_IP_DST[..16].to_vec();
+        short[3] = 16;
+        assert_eq!(
+            dec(&short).unwrap_err().kind(),
+            bac(BadActionCode::OFPBAC_BAD_LEN)
+        );
+    }
+
+    #[test]
+    fn nicira_reg_load_with_bad_field_range_or_value_is_refused_with_the_set_codes() {
+        let with = |f: fn(&mut [u8; 24])| {
+            let mut b = REG_LOAD_IP_DST;
+            f(&mut b);
+            dec(&b).unwrap().validate(false)
+        };
+        // NXM_OF_IN_PORT is not settable; class 5 names nothing.
+        assert_eq!(
+            with(|b| b[12..16].copy_from_slice(&[0, 0, 0, 2])),
+            Err(bac(BadActionCode::OFPBAC_BAD_SET_TYPE))
+        );
+        assert_eq!(
+            with(|b| b[12..16].copy_from_slice(&[0x80, 0, 2, 4])),
+            Err(bac(BadActionCode::OFPBAC_BAD_SET_ARGUMENT))
+        );
+        // 24 bits at offset 16 run past a 32-bit field.
+        assert_eq!(
+            with(|b| b[10..12].copy_from_slice(&[0x04, 0x17])),
+            Err(bac(BadActionCode::OFPBAC_BAD_SET_LEN))
+        );
+        // A value wider than the 24 bits written.
+        assert_eq!(
+            with(|b| b[19] = 1),
+            Err(bac(BadActionCode::OFPBAC_BAD_ARGUMENT))
+        );
+    }
+
+    #[test]
+    fn reg_load_checks_prerequisites_and_records_only_the_written_bits() {
+        let a = dec(&REG_LOAD_IP_DST).unwrap();
+        assert_eq!(
+            check_consistency(std::slice::from_ref(&a), &mut flow::Match::catch_all()),
+            Err(bac(BadActionCode::OFPBAC_MATCH_INCONSISTENT))
+        );
+        let mut m = flow::Match::catch_all();
+        m.set(Field::EthType, 0x0800);
+        m.set_masked(Field::Ipv4Dst, 0xc612_0005, 0x0000_00ff);
+        assert!(check_consistency(&[a], &mut m).is_ok());
+        assert_eq!(m.get(Field::Ipv4Dst), (0x0a00_0005, 0xffff_ffff));
     }
 
     #[test]

@@ -154,6 +154,14 @@ pub fn action_from_wire(a: &Action) -> Result<model::Action, ErrorKind> {
                 mask: None,
             }
         }
+        Action::RegLoad(l) => {
+            let (field, value, mask) = l.validate()?;
+            model::Action::SetField {
+                field,
+                value,
+                mask: Some(mask),
+            }
+        }
         Action::PushPbb(e) => model::Action::PushPbb(*e),
         Action::PopPbb => model::Action::PopPbb,
         Action::Experimenter { .. } => return Err(BadActionCode::OFPBAC_BAD_EXPERIMENTER.into()),
@@ -169,8 +177,10 @@ pub fn actions_from_wire(actions: &[Action]) -> Result<Vec<model::Action>, Error
     actions.iter().map(action_from_wire).collect()
 }
 
-/// The wire form of a model action.
+/// The wire form of a model action, one action for one.
 ///
+/// A masked set-field becomes a masked `OFPAT_SET_FIELD` here (OpenFlow
+/// 1.5's form); [`actions_to_wire`] sends it as OpenFlow 1.3 peers expect.
 /// A set-field of an extension field (number 64 and up, which only the
 /// switch's own configuration can install) is written in the basic class
 /// under its extension number, which any decoder carries verbatim.
@@ -215,10 +225,32 @@ pub fn action_to_wire(a: &model::Action) -> Action {
     }
 }
 
-/// The wire form of a list of model actions.
+/// The wire form of a list of model actions, as Open vSwitch sends them in
+/// OpenFlow 1.3: a masked set-field of a field with a load header becomes
+/// one Nicira `NXAST_REG_LOAD` per run of mask bits (nothing when the mask
+/// selects no bit), so a flow added as loads is dumped as the same loads.
 #[must_use]
 pub fn actions_to_wire(actions: &[model::Action]) -> Vec<Action> {
-    actions.iter().map(action_to_wire).collect()
+    let mut out = Vec::with_capacity(actions.len());
+    for a in actions {
+        if let model::Action::SetField {
+            field,
+            value,
+            mask: Some(mask),
+        } = a
+        {
+            if crate::nicira::load_header(*field).is_some() {
+                out.extend(
+                    crate::nicira::reg_loads_for(*field, *value, *mask)
+                        .into_iter()
+                        .map(Action::RegLoad),
+                );
+                continue;
+            }
+        }
+        out.push(action_to_wire(a));
+    }
+    out
 }
 
 /// The model form of instructions that passed [`validate_instructions`]
@@ -829,6 +861,78 @@ mod tests {
             flow_mod_from_wire(&fm, &lim()),
             Err(BadMatchCode::OFPBMC_BAD_PREREQ.into())
         );
+    }
+
+    #[test]
+    fn nicira_loads_become_masked_set_fields_and_go_back_as_the_same_loads() {
+        use crate::nicira::{reg_loads_for, RegLoad};
+        let loads: Vec<Action> = reg_loads_for(Field::Ipv4Dst, 0x0a00_0001, 0xff00_00ff)
+            .into_iter()
+            .map(Action::RegLoad)
+            .collect();
+        assert_eq!(loads.len(), 2);
+        let mut acts = loads.clone();
+        acts.push(out(2));
+        let fm = add(
+            OfpMatch::catch_all().exact(Field::EthType, 0x0800),
+            vec![Instruction::ApplyActions(acts.clone())],
+        );
+        let m = flow_mod_from_wire(&fm, &lim()).unwrap();
+        let apply = m.instructions.apply_actions.clone().unwrap();
+        assert_eq!(
+            apply[..2],
+            [
+                model::Action::SetField {
+                    field: Field::Ipv4Dst,
+                    value: 0x01,
+                    mask: Some(0xff)
+                },
+                model::Action::SetField {
+                    field: Field::Ipv4Dst,
+                    value: 0x0a00_0000,
+                    mask: Some(0xff00_0000)
+                },
+            ]
+        );
+        assert_eq!(actions_to_wire(&apply), acts);
+        let mut p = Pipeline::new();
+        assert!(p.flow_mod(&m, 0).is_ok());
+        // Without IPv4 in the match the load is inconsistent, as set-field is.
+        let bad = add(
+            OfpMatch::catch_all(),
+            vec![Instruction::ApplyActions(loads)],
+        );
+        assert_eq!(
+            flow_mod_from_wire(&bad, &lim()),
+            Err(BadActionCode::OFPBAC_MATCH_INCONSISTENT.into())
+        );
+        // A load into an unknown header is refused before conversion.
+        let unknown = add(
+            OfpMatch::catch_all(),
+            vec![Instruction::ApplyActions(vec![Action::RegLoad(
+                RegLoad::new(0x0005_0004, 0, 8, 1),
+            )])],
+        );
+        assert_eq!(
+            flow_mod_from_wire(&unknown, &lim()),
+            Err(BadActionCode::OFPBAC_BAD_SET_TYPE.into())
+        );
+    }
+
+    #[test]
+    fn masked_model_set_fields_without_any_mask_bit_send_nothing() {
+        let a = model::Action::SetField {
+            field: Field::EthDst,
+            value: 0,
+            mask: Some(0),
+        };
+        assert!(actions_to_wire(&[a]).is_empty());
+        let ext = model::Action::SetField {
+            field: Field::TunIpv4Src,
+            value: 1,
+            mask: Some(0xff),
+        };
+        assert!(matches!(actions_to_wire(&[ext])[..], [Action::SetField(_)]));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod header;
 pub mod hello;
 pub mod instruction;
 pub mod message;
+pub mod nicira;
 pub mod meter_mod;
 pub mod multipart;
 pub mod oxm;

@@ -1571,6 +1571,30 @@ mod tests {
     }
 
     #[test]
+    fn masked_mac_and_port_writes_keep_the_other_bits_and_the_checksums() {
+        let mut h = Harness::new();
+        let before = tcp4(b"data");
+        let acts = [
+            DpAction::SetField {
+                field: Field::EthDst,
+                value: 0xaa,
+                mask: 0xff,
+            },
+            DpAction::SetField {
+                field: Field::TcpDst,
+                value: 0x0003,
+                mask: 0x0003,
+            },
+        ];
+        let out = h.run(&acts, &before).unwrap();
+        assert_eq!(out[..5], before[..5]);
+        assert_eq!(out[5], 0xaa);
+        let port = |f: &[u8]| u16::from_be_bytes([f[36], f[37]]);
+        assert_eq!(port(&out), port(&before) | 3);
+        verify(&out).unwrap();
+    }
+
+    #[test]
     fn dscp_and_ecn_rewrite_share_the_tos_byte() {
         let mut h = Harness::new();
         let out = h

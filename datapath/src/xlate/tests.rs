@@ -577,6 +577,40 @@ fn masked_set_field_writes_only_its_bits() {
 }
 
 #[test]
+fn two_masked_writes_of_one_field_commit_as_one_write_of_both_runs() {
+    // How a non-contiguous masked set-field arrives: one load per run.
+    let mut p = pipeline(2);
+    let ins = Instructions::apply(vec![
+        Action::SetField {
+            field: Field::Ipv4Dst,
+            value: 0x4d,
+            mask: Some(0xff),
+        },
+        Action::SetField {
+            field: Field::Ipv4Dst,
+            value: 0x0a00_0000,
+            mask: Some(0xff00_0000),
+        },
+        out(2),
+    ]);
+    add(&mut p, 0, Match::catch_all(), 0, ins);
+    let t = run(&p, &tcp4(1, 0xc0a8_0101, 0xc612_0002, 3, 4));
+    assert_eq!(
+        acts(&t),
+        vec![
+            DpAction::SetField {
+                field: Field::Ipv4Dst,
+                value: 0x0a00_004d,
+                mask: 0xff00_00ff
+            },
+            DpAction::Output(2)
+        ]
+    );
+    // The result does not depend on the destination the packet had.
+    assert_eq!(t.mask.key.ipv4_dst, 0);
+}
+
+#[test]
 fn push_vlan_then_set_vid_folds_into_one_tag() {
     let mut p = pipeline(2);
     let ins = Instructions::apply(vec![

@@ -11,11 +11,18 @@
 //! Parsing therefore needs the match, and tracks through the list whether a
 //! VLAN tag is present.
 //!
+//! A masked `set_field:VALUE/MASK->FIELD` goes out as Open vSwitch sends
+//! it in OpenFlow 1.3, which has no masked set-field: a plain set-field when
+//! the mask covers the field, nothing when it selects no bit, and otherwise
+//! one Nicira `NXAST_REG_LOAD` per run of mask bits. `load:VALUE->DST[a..b]`
+//! (the form those loads print in) is accepted too.
+//!
 //! The result also narrows the [`Protocols`] that can express the flow, for
 //! `parse-flow`'s report.
 
 use controller_proto::action::{Action, OFPCML_NO_BUFFER};
 use controller_proto::instruction::Instruction;
+use controller_proto::nicira;
 use controller_proto::oxm::OxmField;
 use controller_proto::port::{OFPP_ANY, OFPP_CONTROLLER, OFPP_MAX};
 use datapath::flow::{Field, Match};
@@ -23,7 +30,7 @@ use datapath::flow::{Field, Match};
 use super::fields::{self, field_syntax, Syntax};
 use super::lex;
 use super::protocols::{self as proto, Protocols};
-use super::value::{parse_ipv4, parse_ipv6, parse_mac, parse_port, parse_uint};
+use super::value::{parse_ipv4, parse_ipv6, parse_mac, parse_port, parse_uint, prefix_mask};
 use super::SyntaxError;
 
 /// Parsed instructions, in OpenFlow's execution order.
@@ -79,6 +86,7 @@ const KEYWORDS: &[&str] = &[
     "set_queue",
     "group",
     "set_field",
+    "load",
     "meter",
     "clear_actions",
     "write_actions",
@@ -476,6 +484,7 @@ fn parse_action(
             out.push(Action::Group(u32::try_from(g).unwrap_or(0)));
         }
         "set_field" => parse_set_field(st, value, out)?,
+        "load" => parse_load(st, value, out)?,
         _ => {
             // A port name or number means output to it.
             if let Ok(port) = parse_port(key) {
@@ -523,18 +532,44 @@ fn parse_set_field(
     if matches!(f, Field::EthType | Field::IpProto | Field::ArpOp) {
         return Err(st.err(format!("set_field: {dst} is read-only")));
     }
-    if v.contains('/') {
+    let (v, mask_text) = match v.split_once('/') {
+        Some((v, m)) => (v, Some(m)),
+        None => (v, None),
+    };
+    if mask_text.is_some() && !fields::lookup(dst).is_some_and(|d| d.maskable) {
         return Err(st.err(format!(
-            "set_field: masked value \"{v}\" cannot be sent in OpenFlow 1.3"
+            "set_field: {v}/{}: invalid mask for field {dst}",
+            mask_text.unwrap_or_default()
         )));
     }
     let bad = |e: String| st.err(format!("set_field: bad value for {dst}: {e}"));
-    let val = match field_syntax(f) {
-        Syntax::Mac => parse_mac(v).map_err(bad)?,
-        Syntax::Ipv4 => parse_ipv4(v).map_err(bad)?,
-        Syntax::Ipv6 => parse_ipv6(v).map_err(bad)?,
-        Syntax::Port => u128::from(parse_port(v).map_err(bad)?),
-        _ => parse_uint(v, f.bits()).map_err(bad)?,
+    let parse = |text: &str| -> Result<u128, SyntaxError> {
+        Ok(match field_syntax(f) {
+            Syntax::Mac => parse_mac(text).map_err(bad)?,
+            Syntax::Ipv4 => parse_ipv4(text).map_err(bad)?,
+            Syntax::Ipv6 => parse_ipv6(text).map_err(bad)?,
+            Syntax::Port => u128::from(parse_port(text).map_err(bad)?),
+            _ => parse_uint(text, f.bits()).map_err(bad)?,
+        })
+    };
+    let val = parse(v)?;
+    let mask = match mask_text {
+        None => None,
+        // An address mask may also be written as a prefix length.
+        Some(m)
+            if matches!(field_syntax(f), Syntax::Ipv4 | Syntax::Ipv6)
+                && !m.contains(['.', ':']) =>
+        {
+            let n = parse_uint(m, 8)
+                .ok()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n <= f.bits())
+                .ok_or_else(|| st.err(format!("set_field: bad mask for {dst}: \"{m}\"")))?;
+            Some(prefix_mask(n, f.bits()))
+        }
+        Some(m) => {
+            Some(parse(m).map_err(|_| st.err(format!("set_field: bad mask for {dst}: \"{m}\"")))?)
+        }
     };
     // Set-field is as portable as an exact match on the field.
     if let Some(def) = fields::FIELDS
@@ -547,7 +582,84 @@ fn parse_set_field(
     if f == Field::VlanVid {
         st.vlan = true;
     }
-    st.set_field(f, val, out);
+    match mask {
+        // Open vSwitch sends a plain set-field only for a mask of all ones
+        // over the field's wire bytes (never for the 13-bit VLAN id).
+        Some(m) if wire_bits_all_ones(f) & !m != 0 => {
+            out.extend(
+                nicira::reg_loads_for(f, val & m, m)
+                    .into_iter()
+                    .map(Action::RegLoad),
+            );
+        }
+        _ => st.set_field(f, val, out),
+    }
+    Ok(())
+}
+
+/// All ones over the bytes `f` takes in an OXM.
+fn wire_bits_all_ones(f: Field) -> u128 {
+    let bits = 8 * controller_proto::oxm::wire_len(f);
+    if bits >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << bits) - 1
+    }
+}
+
+/// Parses `VALUE->DST[a..b]` (or `DST[n]`, `DST[]`, `DST`): a load of an
+/// immediate into a bit range, `DST` an NXM/OXM name (`NXM_OF_IP_DST`) or a
+/// field name (`ip_dst`).
+fn parse_load(st: &mut State<'_>, value: &str, out: &mut Vec<Action>) -> Result<(), SyntaxError> {
+    let (v, dst) = value.split_once("->").ok_or_else(|| {
+        st.err(format!(
+            "load \"{value}\" is not of the form VALUE->DST[BITS]"
+        ))
+    })?;
+    let (name, range) = match dst.split_once('[') {
+        Some((n, r)) => {
+            let r = r
+                .strip_suffix(']')
+                .ok_or_else(|| st.err(format!("load: \"{dst}\" is missing its closing ']'")))?;
+            (n, Some(r))
+        }
+        None => (dst, None),
+    };
+    let f = nicira::field_of_load_name(name)
+        .or_else(|| fields::settable_field(name))
+        .filter(|f| nicira::load_header(*f).is_some())
+        .ok_or_else(|| st.err(format!("load: unknown destination field \"{name}\"")))?;
+    if !controller_proto::action::settable(f) {
+        return Err(st.err(format!("load: {name} cannot be written")));
+    }
+    let width = nicira::load_width(f);
+    let bad_range = || {
+        st.err(format!(
+            "load: bad bit range \"{dst}\" for a {width}-bit field"
+        ))
+    };
+    let (ofs, n) = match range.map(str::trim) {
+        None | Some("") => (0, width),
+        Some(r) => {
+            let (a, b) = r.split_once("..").unwrap_or((r, r));
+            let a = a.trim().parse::<u32>().map_err(|_| bad_range())?;
+            let b = b.trim().parse::<u32>().map_err(|_| bad_range())?;
+            if a > b || b >= width {
+                return Err(bad_range());
+            }
+            (a, b - a + 1)
+        }
+    };
+    let val = parse_uint(v, n).map_err(|e| st.err(format!("load: bad value for {name}: {e}")))?;
+    let run = prefix_mask(n, n) << ofs;
+    if f == Field::VlanVid {
+        st.vlan = true;
+    }
+    out.extend(
+        nicira::reg_loads_for(f, val << ofs, run)
+            .into_iter()
+            .map(Action::RegLoad),
+    );
     Ok(())
 }
 
@@ -559,6 +671,54 @@ mod tests {
     fn acts(m: &str, a: &str) -> Result<Vec<Instruction>, SyntaxError> {
         let pm = parse_match(m).unwrap();
         parse_actions(a, &pm.match_, a).map(|p| p.instructions)
+    }
+
+    #[test]
+    fn masked_set_field_becomes_one_nicira_load_per_run_and_prints_as_ovs_ofctl_does() {
+        let insts = acts("ip", "set_field:10.0.0.1/255.0.255.0->ip_dst").unwrap();
+        let [Instruction::ApplyActions(a)] = &insts[..] else {
+            panic!("{insts:?}")
+        };
+        assert_eq!(
+            a,
+            &nicira::reg_loads_for(Field::Ipv4Dst, 0x0a00_0000, 0xff00_ff00)
+                .into_iter()
+                .map(Action::RegLoad)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            crate::format::actions::actions_text(a),
+            "load:0->NXM_OF_IP_DST[8..15],load:0xa->NXM_OF_IP_DST[24..31]"
+        );
+        // A full mask is a plain set-field, an empty one nothing at all.
+        let full = acts("", "set_field:00:00:00:00:00:01/ff:ff:ff:ff:ff:ff->eth_dst").unwrap();
+        assert_eq!(
+            full,
+            vec![Instruction::ApplyActions(vec![Action::SetField(
+                OxmField::exact(Field::EthDst, 1)
+            )])]
+        );
+        assert_eq!(acts("", "set_field:1/0->metadata").unwrap(), vec![]);
+        // The printed form parses back to the same loads.
+        let back = acts(
+            "ip",
+            "load:0->NXM_OF_IP_DST[8..15],load:0xa->NXM_OF_IP_DST[24..31]",
+        )
+        .unwrap();
+        assert_eq!(back, insts);
+    }
+
+    #[test]
+    fn masks_on_fields_open_vswitch_cannot_mask_and_bad_loads_are_refused() {
+        let e = acts("ip", "set_field:0x10/0xf0->ip_dscp").unwrap_err();
+        assert!(
+            e.to_string().contains("invalid mask for field ip_dscp"),
+            "{e}"
+        );
+        assert!(acts("", "load:1->NXM_OF_IP_DST[0..40]").is_err());
+        assert!(acts("", "load:0x100->NXM_OF_ETH_DST[0..7]").is_err());
+        assert!(acts("", "load:1->NO_SUCH_FIELD[]").is_err());
+        assert!(acts("", "load:1->NXM_OF_IP_DST[3").is_err());
     }
 
     #[test]

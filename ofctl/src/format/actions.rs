@@ -8,6 +8,7 @@
 
 use controller_proto::action::Action;
 use controller_proto::instruction::Instruction;
+use controller_proto::nicira::{self, RegLoad};
 use controller_proto::oxm::{OxmField, OxmId};
 use controller_proto::port::{OFPP_CONTROLLER, OFPP_MAX};
 use datapath::flow::Field;
@@ -67,6 +68,29 @@ fn set_field_text(f: &OxmField) -> String {
     }
 }
 
+/// A Nicira load as `ovs-ofctl` prints it: `load:0xa->NXM_OF_IP_DST[24..31]`
+/// (`[]` for the whole field, `[N]` for one bit, the value `0` bare).
+fn reg_load_text(l: &RegLoad) -> String {
+    let value = if l.value == 0 {
+        "0".to_string()
+    } else {
+        format!("{:#x}", l.value)
+    };
+    let (ofs, n) = (l.ofs(), l.n_bits());
+    let Some(f) = nicira::field_of_header(l.dst) else {
+        return format!("load:{value}->{:#010x}[{ofs}..{}]", l.dst, ofs + n - 1);
+    };
+    let name = nicira::load_name(f).unwrap_or_else(|| set_field_name(f));
+    let range = if ofs == 0 && n == nicira::load_width(f) {
+        String::new()
+    } else if n == 1 {
+        ofs.to_string()
+    } else {
+        format!("{ofs}..{}", ofs + n - 1)
+    };
+    format!("load:{value}->{name}[{range}]")
+}
+
 /// One action as `ovs-ofctl` prints it.
 pub fn action_text(a: &Action) -> String {
     match a {
@@ -94,6 +118,7 @@ pub fn action_text(a: &Action) -> String {
         Action::SetField(f) => set_field_text(f),
         Action::PushPbb(e) => format!("push_pbb:{e:#06x}"),
         Action::PopPbb => "pop_pbb".into(),
+        Action::RegLoad(l) => reg_load_text(l),
         Action::Experimenter { experimenter, data } => {
             format!("experimenter({experimenter:#x},0x{})", hex_bytes(data))
         }
