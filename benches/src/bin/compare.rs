@@ -30,6 +30,14 @@
 //! raises a flag that every wait loop polls). Every traffic loop is bounded
 //! in time.
 
+// The crate root is this file, so its modules live beside it by path.
+#[path = "compare/chart.rs"]
+mod chart;
+#[path = "compare/phases.rs"]
+mod phases;
+#[path = "compare/traffic.rs"]
+mod traffic;
+
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -50,6 +58,38 @@ extern "C" fn on_signal(_: libc::c_int) {
 
 fn stopped() -> bool {
     STOP.load(Ordering::SeqCst)
+}
+
+/// A private copy of this binary that the child modes (generator, sink,
+/// ...) run from, so that rebuilding `target/release/compare` during a long
+/// run does not pull the file from under it. Removed when the run ends.
+static CHILD_EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// The binary to run child modes from: the private copy once made, else
+/// this process's own file.
+fn child_exe() -> Result<PathBuf, String> {
+    if let Some(p) = CHILD_EXE.get() {
+        return Ok(p.clone());
+    }
+    std::env::current_exe().map_err(|e| format!("current_exe: {e}"))
+}
+
+/// Deletes a private copy of a binary on drop.
+struct ChildExeGuard(PathBuf);
+
+impl Drop for ChildExeGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Copies this binary to a private file for the children to run.
+fn copy_child_exe() -> Result<ChildExeGuard, String> {
+    let me = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let copy = std::env::temp_dir().join(format!("compare-bin-{}", std::process::id()));
+    std::fs::copy(&me, &copy).map_err(|e| format!("{}: {e}", copy.display()))?;
+    let _ = CHILD_EXE.set(copy.clone());
+    Ok(ChildExeGuard(copy))
 }
 
 /// The sender's address (sender namespace).
@@ -96,18 +136,42 @@ impl Device {
     fn parse(s: &str) -> Option<Device> {
         Device::ALL.into_iter().find(|d| d.name() == s)
     }
+
+    /// Whether the device takes OpenFlow rules (the rule phases run on it).
+    fn speaks_openflow(self) -> bool {
+        !matches!(self, Device::Veth | Device::Bridge)
+    }
+}
+
+/// The phases a run measures.
+#[derive(Clone, Copy, Debug)]
+struct Phases {
+    base: bool,
+    scale: bool,
+    flow_setup: bool,
+    flow_mod: bool,
+    threads: bool,
 }
 
 /// What to run.
+#[derive(Clone, Debug)]
 struct Config {
     reps: u32,
     secs: f64,
     devices: Vec<Device>,
     out: PathBuf,
     switchd: PathBuf,
+    ofctl: PathBuf,
     threads: Option<usize>,
     tcp: bool,
     latency: bool,
+    phases: Phases,
+    scale_rules: Vec<usize>,
+    scale_tuples: Vec<u64>,
+    scale_secs: f64,
+    setup_secs: f64,
+    flowmod_rules: usize,
+    scan_threads: Vec<usize>,
 }
 
 fn main() -> ExitCode {
@@ -115,6 +179,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("gen") => child_gen(&args[1..]),
         Some("sink") => child_sink(&args[1..]),
+        Some("rawgen") => traffic::child_rawgen(&args[1..]),
         Some("txcsum-off") => child_txcsum_off(&args[1..]),
         _ => parse_config(&args).and_then(|c| compare(&c)),
     };
@@ -128,7 +193,45 @@ fn main() -> ExitCode {
 }
 
 const USAGE: &str = "usage: compare [--reps N] [--secs S] [--devices LIST] [--out DIR] \
-[--switchd PATH] [--threads N] [--no-tcp] [--no-latency]";
+[--switchd PATH] [--ofctl PATH] [--threads N] [--no-tcp] [--no-latency] \
+[--base] [--scale] [--flow-setup] [--flow-mod] [--threads-scan] \
+[--scale-rules LIST] [--scale-tuples LIST] [--scale-secs S] [--setup-secs S] \
+[--flowmod-rules N] [--scan-threads LIST]";
+
+/// Parses a comma-separated list of whole numbers within `range`.
+fn parse_list<T>(flag: &str, v: &str, range: std::ops::RangeInclusive<T>) -> Result<Vec<T>, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let list = v
+        .split(',')
+        .map(|x| {
+            x.trim()
+                .parse::<T>()
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| {
+                    format!(
+                        "{flag}: {x:?} is not a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    )
+                })
+        })
+        .collect::<Result<Vec<T>, String>>()?;
+    if list.is_empty() {
+        return Err(format!("{flag}: empty list"));
+    }
+    Ok(list)
+}
+
+/// Parses seconds within 0.5..=600.
+fn parse_secs(flag: &str, v: &str) -> Result<f64, String> {
+    v.parse()
+        .ok()
+        .filter(|s: &f64| (0.5..=600.0).contains(s))
+        .ok_or_else(|| format!("{flag}: expected seconds from 0.5 to 600"))
+}
 
 fn parse_config(args: &[String]) -> Result<Config, String> {
     let mut c = Config {
@@ -137,10 +240,25 @@ fn parse_config(args: &[String]) -> Result<Config, String> {
         devices: Device::ALL.to_vec(),
         out: PathBuf::from("benches/results"),
         switchd: PathBuf::from("target/release/switchd"),
+        ofctl: PathBuf::from("target/release/ofctl"),
         threads: None,
         tcp: true,
         latency: true,
+        phases: Phases {
+            base: false,
+            scale: false,
+            flow_setup: false,
+            flow_mod: false,
+            threads: false,
+        },
+        scale_rules: vec![1, 1000, 100_000],
+        scale_tuples: vec![1, 1000, 100_000],
+        scale_secs: 3.0,
+        setup_secs: 3.0,
+        flowmod_rules: 100_000,
+        scan_threads: vec![1, 2],
     };
+    let mut any_phase = false;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || {
@@ -156,12 +274,39 @@ fn parse_config(args: &[String]) -> Result<Config, String> {
                     .filter(|n| *n >= 1 && *n <= 100)
                     .ok_or("--reps: expected a whole number from 1 to 100")?;
             }
-            "--secs" => {
-                c.secs = value()?
-                    .parse()
-                    .ok()
-                    .filter(|s: &f64| (0.5..=600.0).contains(s))
-                    .ok_or("--secs: expected seconds from 0.5 to 600")?;
+            "--secs" => c.secs = parse_secs(flag, &value()?)?,
+            "--scale-secs" => c.scale_secs = parse_secs(flag, &value()?)?,
+            "--setup-secs" => c.setup_secs = parse_secs(flag, &value()?)?,
+            "--scale-rules" => {
+                c.scale_rules = parse_list(flag, &value()?, 1..=traffic::MAX_RULES)?;
+            }
+            "--scale-tuples" => {
+                c.scale_tuples = parse_list(flag, &value()?, 1..=traffic::MAX_TUPLES)?;
+            }
+            "--flowmod-rules" => {
+                c.flowmod_rules = parse_list(flag, &value()?, 1..=traffic::MAX_RULES)?[0];
+            }
+            "--scan-threads" => c.scan_threads = parse_list(flag, &value()?, 1..=256)?,
+            "--ofctl" => c.ofctl = PathBuf::from(value()?),
+            "--base" => {
+                c.phases.base = true;
+                any_phase = true;
+            }
+            "--scale" => {
+                c.phases.scale = true;
+                any_phase = true;
+            }
+            "--flow-setup" => {
+                c.phases.flow_setup = true;
+                any_phase = true;
+            }
+            "--flow-mod" => {
+                c.phases.flow_mod = true;
+                any_phase = true;
+            }
+            "--threads-scan" => {
+                c.phases.threads = true;
+                any_phase = true;
             }
             "--devices" => {
                 let v = value()?;
@@ -199,6 +344,15 @@ fn parse_config(args: &[String]) -> Result<Config, String> {
             }
             other => return Err(format!("{other}: unknown flag ({USAGE})")),
         }
+    }
+    if !any_phase {
+        c.phases = Phases {
+            base: true,
+            scale: true,
+            flow_setup: true,
+            flow_mod: true,
+            threads: true,
+        };
     }
     if c.devices.contains(&Device::Switchd) && !c.switchd.is_file() {
         return Err(format!(
@@ -478,6 +632,8 @@ struct Topology {
     children: Vec<Child>,
     /// The process whose CPU and memory are measured.
     measured: Option<u32>,
+    /// Where an OpenFlow tool reaches the device's switch (`unix:PATH`).
+    of_target: Option<String>,
     dir: PathBuf,
 }
 
@@ -518,6 +674,7 @@ impl Topology {
             dut: format!("{prefix}-d"),
             children: Vec::new(),
             measured: None,
+            of_target: None,
             dir,
         };
         let (s, r, d) = (t.sender.clone(), t.receiver.clone(), t.dut.clone());
@@ -566,8 +723,13 @@ impl Topology {
         ])?;
         sh(&["ip", "-n", &s, "link", "set", &a, "up"])?;
         sh(&["ip", "-n", &r, "link", "set", &b, "up"])?;
+        // The many-tuple traffic comes from these sources; a route back
+        // keeps the receiver's reverse-path filter from dropping it.
+        for net in ["198.18.4.0/24", "198.19.0.0/16"] {
+            sh(&["ip", "-n", &r, "route", "add", net, "via", SRC_IP])?;
+        }
         if matches!(device, Device::OvsAfPacket | Device::OvsAfXdp) {
-            let me = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+            let me = child_exe()?;
             let me = me.to_string_lossy();
             for (ns, dev) in [(&s, &a), (&r, &b)] {
                 sh(&["ip", "netns", "exec", ns, &me, "txcsum-off", "--dev", dev])?;
@@ -600,6 +762,8 @@ impl Topology {
             .args(["netns", "exec", &self.dut])
             .arg(prog)
             .args(args)
+            // Open vSwitch puts its bridge sockets (br0.mgmt) there.
+            .env("OVS_RUNDIR", &self.dir)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err)
@@ -632,6 +796,7 @@ impl Topology {
         let switchd = std::fs::canonicalize(&cfg.switchd).map_err(|e| format!("--switchd: {e}"))?;
         let pid = self.spawn_in_dut(&switchd, &args, "switchd.log")?;
         self.measured = Some(pid);
+        self.of_target = Some(format!("unix:{run}/br0.mgmt"));
         Ok(())
     }
 
@@ -676,6 +841,7 @@ impl Topology {
                 "other_config:userspace-tso-enable=true",
             ])?;
         }
+        self.of_target = Some(format!("unix:{dir}/br0.mgmt"));
         let pid = self.spawn_in_dut(
             Path::new("ovs-vswitchd"),
             &[
@@ -830,7 +996,7 @@ impl Run {
 
 fn measure(t: &Topology, cfg: &Config) -> Result<Run, String> {
     let mut run = Run::default();
-    let me = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let me = child_exe()?;
     let me = me.to_string_lossy();
     let hz = clock_ticks_per_sec();
 
@@ -998,6 +1164,139 @@ fn compare(cfg: &Config) -> Result<(), String> {
         );
     }
     std::fs::create_dir_all(&cfg.out).map_err(|e| format!("--out: {}: {e}", cfg.out.display()))?;
+    let _exe = copy_child_exe()?;
+    // The switch and its tool likewise run from private copies, so that a
+    // rebuild during the run cannot mix two versions in one table.
+    let mut own = cfg.clone();
+    let mut _copies = Vec::new();
+    for (path, name) in [(&mut own.switchd, "switchd"), (&mut own.ofctl, "ofctl")] {
+        if path.is_file() {
+            let copy = std::env::temp_dir().join(format!("compare-{name}-{}", std::process::id()));
+            std::fs::copy(&*path, &copy).map_err(|e| format!("{}: {e}", copy.display()))?;
+            _copies.push(ChildExeGuard(copy.clone()));
+            *path = copy;
+        }
+    }
+    let cfg = &own;
+    let started = Instant::now();
+    let (runs, errors, raw) = if cfg.phases.base {
+        base_phase(cfg)?
+    } else {
+        (BTreeMap::new(), BTreeMap::new(), String::new())
+    };
+    let mut extra = phases::Extra::default();
+    if cfg.phases.scale {
+        phases::scale(cfg, &mut extra)?;
+    }
+    if cfg.phases.flow_setup {
+        phases::flow_setup(cfg, &mut extra)?;
+    }
+    if cfg.phases.flow_mod {
+        phases::flow_mod(cfg, &mut extra)?;
+    }
+    if cfg.phases.threads && cfg.devices.contains(&Device::Switchd) {
+        phases::threads_scan(cfg, &mut extra)?;
+    }
+
+    // Medians (with min and max) per device and metric.
+    let mut med: BTreeMap<Device, [Option<f64>; 10]> = BTreeMap::new();
+    let mut span: BTreeMap<Device, [Option<phases::Stat>; 10]> = BTreeMap::new();
+    for (d, rs) in &runs {
+        let mut m = [None; 10];
+        let mut sp = [None; 10];
+        for k in 0..10 {
+            let v: Vec<f64> = rs.iter().filter_map(|r| r.values()[k]).collect();
+            m[k] = median(v.clone());
+            sp[k] = phases::Stat::of(&v);
+        }
+        med.insert(*d, m);
+        span.insert(*d, sp);
+    }
+    let summary_x = phases::summarize(&extra);
+    let mut table = render_header(cfg);
+    if cfg.phases.base {
+        table.push_str(&render_table(cfg, &med, &errors));
+    }
+    table.push_str(&phases::render(cfg, &summary_x, &extra));
+    println!("{table}");
+
+    let mut summary = String::from("device");
+    for m in METRICS {
+        let _ = write!(summary, ",{m}");
+    }
+    summary.push('\n');
+    for (d, m) in &med {
+        summary.push_str(d.name());
+        for v in m {
+            let _ = write!(
+                summary,
+                ",{}",
+                v.map(|x| format!("{x:.4}")).unwrap_or_default()
+            );
+        }
+        summary.push('\n');
+    }
+    let json = json!({
+        "machine": machine(),
+        "reps": cfg.reps,
+        "secs": cfg.secs,
+        "medians": med.iter().map(|(d, m)| {
+            let obj: serde_json::Map<String, Value> = METRICS.iter().zip(m.iter())
+                .map(|(k, v)| (k.to_string(), v.map_or(Value::Null, |x| json!(x))))
+                .collect();
+            (d.name().to_string(), Value::Object(obj))
+        }).collect::<serde_json::Map<_, _>>(),
+        "errors": errors.iter().map(|(d, e)| (d.name().to_string(), json!(e))).collect::<serde_json::Map<_, _>>(),
+        "phases": phases::to_json(cfg, &summary_x),
+        "phase_errors": extra.errors,
+        "duration_s": started.elapsed().as_secs_f64(),
+    });
+    let write = |name: &str, body: &str| {
+        let p = cfg.out.join(name);
+        std::fs::write(&p, body).map_err(|e| format!("--out: {}: {e}", p.display()))
+    };
+    let mut written = vec!["results.json", "table.md"];
+    if cfg.phases.base {
+        write("runs.csv", &raw)?;
+        write("summary.csv", &summary)?;
+        written.extend(["runs.csv", "summary.csv"]);
+    }
+    for (name, body) in &extra.csv {
+        write(name, body)?;
+        written.push(name);
+    }
+    write(
+        "results.json",
+        &serde_json::to_string_pretty(&json).unwrap_or_default(),
+    )?;
+    write("table.md", &table)?;
+    let png = cfg.out.join("chart.png");
+    let m = machine();
+    let title = format!(
+        "switchd against its baselines: {} ({} cores), {}; medians of {}, bars min–max",
+        m["cpu"].as_str().unwrap_or(""),
+        m["cores"],
+        m["date"].as_str().unwrap_or(""),
+        cfg.reps
+    );
+    match chart::draw(&png, &title, &chart_panels(cfg, &span, &summary_x)) {
+        Ok(()) => written.push("chart.png"),
+        Err(e) => eprintln!("chart.png not drawn: {e}"),
+    }
+    eprintln!(
+        "wrote {} in {} ({:.0} s)",
+        written.join(", "),
+        cfg.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Raw runs of the base phase, failures by device, and the runs as CSV.
+type BaseRuns = (BTreeMap<Device, Vec<Run>>, BTreeMap<Device, String>, String);
+
+/// The base figures (UDP64, TCP, latency, CPU, memory) of every device.
+fn base_phase(cfg: &Config) -> Result<BaseRuns, String> {
     let tag = std::process::id() % 10000;
     let mut runs: BTreeMap<Device, Vec<Run>> = BTreeMap::new();
     let mut errors: BTreeMap<Device, String> = BTreeMap::new();
@@ -1040,63 +1339,97 @@ fn compare(cfg: &Config) -> Result<(), String> {
             }
         }
     }
+    Ok((runs, errors, raw))
+}
 
-    // Medians per device and metric.
-    let mut med: BTreeMap<Device, [Option<f64>; 10]> = BTreeMap::new();
-    for (d, rs) in &runs {
-        let mut m = [None; 10];
-        for (k, slot) in m.iter_mut().enumerate() {
-            *slot = median(rs.iter().filter_map(|r| r.values()[k]).collect());
-        }
-        med.insert(*d, m);
-    }
-    let table = render_table(cfg, &med, &errors);
-    println!("{table}");
-
-    let mut summary = String::from("device");
-    for m in METRICS {
-        let _ = write!(summary, ",{m}");
-    }
-    summary.push('\n');
-    for (d, m) in &med {
-        summary.push_str(d.name());
-        for v in m {
-            let _ = write!(
-                summary,
-                ",{}",
-                v.map(|x| format!("{x:.4}")).unwrap_or_default()
-            );
-        }
-        summary.push('\n');
-    }
-    let json = json!({
-        "machine": machine(),
-        "reps": cfg.reps,
-        "secs": cfg.secs,
-        "medians": med.iter().map(|(d, m)| {
-            let obj: serde_json::Map<String, Value> = METRICS.iter().zip(m.iter())
-                .map(|(k, v)| (k.to_string(), v.map_or(Value::Null, |x| json!(x))))
-                .collect();
-            (d.name().to_string(), Value::Object(obj))
-        }).collect::<serde_json::Map<_, _>>(),
-        "errors": errors.iter().map(|(d, e)| (d.name().to_string(), json!(e))).collect::<serde_json::Map<_, _>>(),
-    });
-    let write = |name: &str, body: &str| {
-        let p = cfg.out.join(name);
-        std::fs::write(&p, body).map_err(|e| format!("--out: {}: {e}", p.display()))
+/// The chart's panels: the headline metric of every phase that ran.
+fn chart_panels(
+    cfg: &Config,
+    base: &BTreeMap<Device, [Option<phases::Stat>; 10]>,
+    x: &phases::Summary,
+) -> Vec<chart::Panel> {
+    let bar = |name: &str, s: phases::Stat, div: f64| chart::Bar {
+        device: name.to_string(),
+        med: s.med / div,
+        min: s.min / div,
+        max: s.max / div,
     };
-    write("runs.csv", &raw)?;
-    write("summary.csv", &summary)?;
-    write(
-        "results.json",
-        &serde_json::to_string_pretty(&json).unwrap_or_default(),
-    )?;
-    write("table.md", &table)?;
-    eprintln!(
-        "wrote runs.csv, summary.csv, results.json, table.md in {}",
-        cfg.out.display()
-    );
-    Ok(())
+    let from_base = |k: usize, div: f64| -> Vec<chart::Bar> {
+        base.iter()
+            .filter_map(|(d, v)| v[k].map(|s| bar(d.name(), s, div)))
+            .collect()
+    };
+    let mut panels = vec![
+        chart::Panel {
+            title: "64-byte UDP received (higher is better)".into(),
+            unit: "Mpps".into(),
+            bars: from_base(1, 1e6),
+        },
+        chart::Panel {
+            title: "TCP, 4 streams (higher is better)".into(),
+            unit: "Gbit/s".into(),
+            bars: from_base(6, 1.0),
+        },
+    ];
+    if let (Some(&n), Some(&k)) = (cfg.scale_rules.last(), cfg.scale_tuples.last()) {
+        panels.push(chart::Panel {
+            title: format!("64-byte UDP with {n} rules, {k} 5-tuples (higher is better)"),
+            unit: "Mpps".into(),
+            bars: x
+                .scale
+                .iter()
+                .filter(|((_, rn, rk), _)| *rn == n && *rk == k)
+                .filter_map(|((d, _, _), v)| v[0].map(|s| bar(d.name(), s, 1e6)))
+                .collect(),
+        });
+    }
+    panels.push(chart::Panel {
+        title: "Flow setup, a new 5-tuple per packet (higher is better)".into(),
+        unit: "k new flows/s".into(),
+        bars: x
+            .setup
+            .iter()
+            .filter_map(|(d, v)| v[0].map(|s| bar(d.name(), s, 1e3)))
+            .collect(),
+    });
+    for tool in [phases::Tool::OvsOfctl, phases::Tool::Ofctl] {
+        panels.push(chart::Panel {
+            title: format!(
+                "Flow-mod rate, {} flows by {} (higher is better)",
+                cfg.flowmod_rules,
+                tool.name()
+            ),
+            unit: "k flows/s".into(),
+            bars: x
+                .flowmod
+                .iter()
+                .filter(|((_, t), _)| *t == tool)
+                .filter_map(|((d, _), v)| v.map(|s| bar(d.name(), s, 1e3)))
+                .collect(),
+        });
+    }
+    panels.push(chart::Panel {
+        title: format!(
+            "Resident memory with {} rules (lower is better)",
+            cfg.flowmod_rules
+        ),
+        unit: "MiB".into(),
+        bars: x
+            .rss
+            .iter()
+            .filter_map(|(d, v)| v.map(|s| bar(d.name(), s, 1.0)))
+            .collect(),
+    });
+    panels.push(chart::Panel {
+        title: "switchd forwarding threads: 64-byte UDP (higher is better)".into(),
+        unit: "Mpps".into(),
+        bars: x
+            .threads
+            .iter()
+            .filter_map(|(n, v)| v[0].map(|s| bar(&format!("switchd x{n}"), s, 1e6)))
+            .collect(),
+    });
+    panels
 }
 
 /// Machine, kernel and date, for the report header.
@@ -1119,24 +1452,31 @@ fn machine() -> Value {
     json!({"cpu": cpu, "cores": cores, "kernel": kernel, "date": date.trim(), "ovs": ovs})
 }
 
-fn render_table(
-    cfg: &Config,
-    med: &BTreeMap<Device, [Option<f64>; 10]>,
-    errors: &BTreeMap<Device, String>,
-) -> String {
+/// The table's first line: machine, software, repetitions.
+fn render_header(cfg: &Config) -> String {
     let m = machine();
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "Machine: {} ({} cores), kernel {}, {}; {}; medians of {} interleaved repetitions x {} s.\n",
+    let secs = if cfg.phases.base {
+        format!(" x {} s", cfg.secs)
+    } else {
+        String::new()
+    };
+    format!(
+        "Machine: {} ({} cores), kernel {}, {}; {}; medians of {} interleaved repetitions{secs}.\n\n",
         m["cpu"].as_str().unwrap_or(""),
         m["cores"],
         m["kernel"].as_str().unwrap_or(""),
         m["date"].as_str().unwrap_or(""),
         m["ovs"].as_str().unwrap_or(""),
         cfg.reps,
-        cfg.secs
-    );
+    )
+}
+
+fn render_table(
+    cfg: &Config,
+    med: &BTreeMap<Device, [Option<f64>; 10]>,
+    errors: &BTreeMap<Device, String>,
+) -> String {
+    let mut s = String::new();
     let _ = writeln!(
         s,
         "| device | UDP64 rx Mpps | offered Mpps | loss % | TCP x1 Gbit/s | TCP x4 Gbit/s | RTT p50 us | RTT p99 us | CPU % (UDP) | CPU % idle | peak RSS MiB |"
@@ -1197,4 +1537,53 @@ fn render_table(
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let mut v: Vec<String> = vec!["--devices".into(), "veth".into()];
+        v.extend(args.iter().map(|s| s.to_string()));
+        parse_config(&v)
+    }
+
+    #[test]
+    fn no_phase_flag_runs_every_phase_and_one_flag_runs_only_that_phase() {
+        let all = parse(&[]).expect("parse");
+        assert!(all.phases.base && all.phases.scale && all.phases.flow_setup);
+        assert!(all.phases.flow_mod && all.phases.threads);
+        let one = parse(&["--flow-mod"]).expect("parse");
+        assert!(one.phases.flow_mod);
+        assert!(!one.phases.base && !one.phases.scale && !one.phases.threads);
+    }
+
+    #[test]
+    fn lists_and_counts_are_parsed_and_bad_ones_name_the_flag() {
+        let c = parse(&[
+            "--scale-rules",
+            "1,50",
+            "--scale-tuples",
+            "7",
+            "--scale-secs",
+            "1",
+        ])
+        .expect("parse");
+        assert_eq!(c.scale_rules, vec![1, 50]);
+        assert_eq!(c.scale_tuples, vec![7]);
+        for (args, flag) in [
+            (&["--scale-rules", "0"][..], "--scale-rules"),
+            (&["--scale-rules", "1,x"][..], "--scale-rules"),
+            (&["--flowmod-rules", "300000"][..], "--flowmod-rules"),
+            (&["--scale-tuples", ""][..], "--scale-tuples"),
+            (&["--setup-secs", "0"][..], "--setup-secs"),
+            (&["--scan-threads"][..], "--scan-threads"),
+            (&["--bogus"][..], "--bogus"),
+        ] {
+            let e = parse(args).expect_err("must fail");
+            assert!(e.starts_with(flag), "{e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
 }
