@@ -13,6 +13,8 @@
 //! unless `SWITCH_REQUIRE_PEERS` is set (CI), in which case they fail.
 #![allow(dead_code)] // Each test file uses a different part of the harness.
 
+pub mod wan;
+
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
