@@ -1243,7 +1243,7 @@ impl Bridge {
                 // A TAP the switch created may have been moved to another
                 // namespace; its descriptor still works and says when the
                 // device is deleted.
-                _ if h.kind != PortKind::System => continue,
+                _ if !matches!(h.kind, PortKind::System | PortKind::Afxdp) => continue,
                 _ => {
                     tracing::warn!(bridge = %self.name, port = %h.name, "interface vanished; removing the port");
                     self.remove_port_no(ofport);

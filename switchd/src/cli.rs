@@ -31,6 +31,10 @@ pub struct RunArgs {
     /// An existing interface to add as a port, optionally with its OpenFlow number.
     #[arg(long = "port", value_name = "IFNAME[=OFPORT]")]
     pub ports: Vec<String>,
+    /// An existing interface to add as an AF_XDP port (an XDP program
+    /// redirects its frames to AF_XDP sockets), optionally with its OpenFlow number.
+    #[arg(long = "afxdp", value_name = "IFNAME[=OFPORT]")]
+    pub afxdps: Vec<String>,
     /// A TAP device to create as a port, optionally with its OpenFlow number.
     #[arg(long = "tap", value_name = "NAME[=OFPORT]")]
     pub taps: Vec<String>,
@@ -85,6 +89,7 @@ impl RunArgs {
             bridge: self.bridge.clone(),
             dpid: self.dpid.clone(),
             ports: self.ports.clone(),
+            afxdps: self.afxdps.clone(),
             taps: self.taps.clone(),
             vxlans: self.vxlans.clone(),
             controllers: self.controllers.clone(),

@@ -238,6 +238,9 @@ pub enum PortKind {
     /// An existing interface, opened with AF_PACKET.
     #[default]
     System,
+    /// An existing interface, opened with AF_XDP sockets fed by an XDP
+    /// program (see [`crate::port::afxdp`]).
+    Afxdp,
     /// A TAP device the switch creates (and removes).
     Tap,
     /// A TAP device standing for the switch's own stack; the one named like
@@ -257,12 +260,13 @@ impl FromStr for PortKind {
     fn from_str(s: &str) -> Result<PortKind, String> {
         match s {
             "system" => Ok(PortKind::System),
+            "afxdp" => Ok(PortKind::Afxdp),
             "tap" => Ok(PortKind::Tap),
             "internal" => Ok(PortKind::Internal),
             "vxlan" => Ok(PortKind::Vxlan),
             "patch" => Ok(PortKind::Patch),
             o => Err(format!(
-                "\"{o}\" is not a port type (system, tap, internal, vxlan, patch)"
+                "\"{o}\" is not a port type (system, afxdp, tap, internal, vxlan, patch)"
             )),
         }
     }
@@ -272,6 +276,7 @@ impl fmt::Display for PortKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             PortKind::System => "system",
+            PortKind::Afxdp => "afxdp",
             PortKind::Tap => "tap",
             PortKind::Internal => "internal",
             PortKind::Vxlan => "vxlan",
@@ -769,6 +774,8 @@ pub struct Flags {
     pub dpid: Option<String>,
     /// `--port IFNAME[=OFPORT]`.
     pub ports: Vec<String>,
+    /// `--afxdp IFNAME[=OFPORT]`.
+    pub afxdps: Vec<String>,
     /// `--tap NAME[=OFPORT]`.
     pub taps: Vec<String>,
     /// `--vxlan NAME=KEY=VALUE[,KEY=VALUE...]`.
@@ -790,6 +797,7 @@ impl Flags {
     fn describes_bridge(&self) -> bool {
         self.dpid.is_some()
             || !self.ports.is_empty()
+            || !self.afxdps.is_empty()
             || !self.taps.is_empty()
             || !self.vxlans.is_empty()
             || !self.controllers.is_empty()
@@ -931,6 +939,10 @@ fn apply_flags(b: &mut BridgeConfig, flags: &Flags) -> Result<(), ConfigError> {
     for p in &flags.ports {
         b.ports
             .push(parse_port_flag("--port", p, PortKind::System)?);
+    }
+    for p in &flags.afxdps {
+        b.ports
+            .push(parse_port_flag("--afxdp", p, PortKind::Afxdp)?);
     }
     for p in &flags.taps {
         b.ports.push(parse_port_flag("--tap", p, PortKind::Tap)?);

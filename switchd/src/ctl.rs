@@ -56,7 +56,7 @@ pub enum CtlCommand {
         /// Bridge name.
         name: String,
     },
-    /// Adds a port: `add-port BRIDGE IFNAME [ofport=N] [type=system|tap|internal|vxlan|patch] [tag=VLAN] [trunks=V,V]`;
+    /// Adds a port: `add-port BRIDGE IFNAME [ofport=N] [type=system|afxdp|tap|internal|vxlan|patch] [tag=VLAN] [trunks=V,V]`;
     /// a vxlan port also takes `remote_ip=IP [key=VNI|flow] [local_ip=IP] [dst_port=N]`,
     /// a patch port `peer=NAME`.
     AddPort {

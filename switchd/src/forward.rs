@@ -16,8 +16,14 @@
 //!   packet-ins to the channel's queue (`try_send`: full drops and counts),
 //!   and adds to the ports' counters once per batch. A round that finds
 //!   nothing marks the thread idle in `Shared` (so a BARRIER does not wait
-//!   for it) and blocks in `epoll` for up to [`IDLE_WAIT_MS`] (or spins,
-//!   with busy polling): an idle switch costs nothing. Timeouts run
+//!   for it). Sleeping and being woken costs far more than polling a ring
+//!   (one load of a slot's status word), so for [`POLL_WINDOW`] after the
+//!   last frame a thread keeps polling, yielding the core between rounds to
+//!   whatever else is runnable there; only then does it block in `epoll`
+//!   for up to [`IDLE_WAIT_MS`] (busy polling spins instead). A loaded
+//!   thread thus never sleeps between batches, the first frame after a
+//!   quiet spell wakes the thread at once (the receive rings signal every
+//!   frame), and an idle switch costs nothing. Timeouts run
 //!   `DpThread::maintain` (statistics, megaflow expiry, dumps).
 //! - **Control.** Port additions and removals reach a thread as commands on
 //!   a channel plus an eventfd wakeup; a removal is acknowledged once the
@@ -39,10 +45,15 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long an idle thread blocks before doing housekeeping, ms.
 pub const IDLE_WAIT_MS: u16 = 100;
+/// How long a thread keeps polling its queues after the last frame it
+/// received before it blocks in `epoll`: under load the next batch comes
+/// well within it, so a busy thread never sleeps between batches, while an
+/// idle switch still blocks.
+pub const POLL_WINDOW: Duration = Duration::from_micros(200);
 /// Spare buffers each thread keeps for output copies.
 const POOL_BUFFERS: usize = 96;
 /// Epoll token of the wakeup eventfd.
@@ -318,6 +329,7 @@ impl ThreadCtx {
         let (mut gen, mut ports) = self.table.snapshot();
         let mut events = [EpollEvent::empty(); 32];
         let mut next_drop_poll = 0u64;
+        let mut last_rx = Instant::now();
         loop {
             if !self.commands(&epoll, &mut queues) {
                 return Ok(());
@@ -366,12 +378,22 @@ impl ThreadCtx {
                 }
             }
             if any {
+                last_rx = Instant::now();
                 continue;
             }
             dp.set_idle(shared, true);
             dp.maintain(shared, now);
             if self.busy_poll {
                 std::hint::spin_loop();
+                continue;
+            }
+            if last_rx.elapsed() < POLL_WINDOW {
+                // Traffic was seen a moment ago: more is likely, and polling
+                // the rings costs a load each, far less than sleeping and
+                // being woken. Yielding lets the other runnable tasks of this
+                // core (often the very peers that send or sink the traffic)
+                // go first.
+                std::thread::yield_now();
                 continue;
             }
             let n = match epoll.wait(&mut events, IDLE_WAIT_MS) {
@@ -459,6 +481,13 @@ impl ThreadCtx {
                         h.gone.store(true, Ordering::SeqCst);
                     }
                     drop_queue = true;
+                }
+                RxQueue::Afxdp(_) => {
+                    if let Some(h) = h {
+                        if crate::port::netdev::ifindex(&h.name).ok() != Some(h.ifindex) {
+                            h.gone.store(true, Ordering::SeqCst);
+                        }
+                    }
                 }
                 // An eventfd has no error state; nothing to clear.
                 RxQueue::Vxlan(_) | RxQueue::Patch(_) => {}

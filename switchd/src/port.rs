@@ -16,7 +16,8 @@
 //! TAP has one queue.
 //!
 //! The OS-facing code (and all of its `unsafe`) lives in the submodules:
-//! [`afpacket`] (AF_PACKET + TPACKET_V3), [`tap`] (TAP devices, which also
+//! [`afpacket`] (AF_PACKET + TPACKET_V3), [`afxdp`] (AF_XDP sockets fed
+//! by an XDP program), [`tap`] (TAP devices, which also
 //! back internal ports), [`netdev`] (interface facts: ifindex, MTU, address,
 //! carrier) and [`offload`] (virtio-net headers: GSO and partial checksums
 //! carried beside each packet, finished in software where a port cannot
@@ -26,6 +27,7 @@
 //! keeps what it would have sent in a bounded queue instead.
 
 pub mod afpacket;
+pub mod afxdp;
 pub mod netdev;
 pub mod offload;
 pub mod patch;
@@ -158,6 +160,8 @@ pub struct SendOutcome {
 pub enum PortTx {
     /// An AF_PACKET socket bound to a system interface.
     Packet(afpacket::TxSocket),
+    /// The AF_XDP sockets of an interface (see [`afxdp`]).
+    Afxdp(afxdp::AfxdpTx),
     /// A TAP device (tap and internal ports).
     Tap(Arc<tap::TapDevice>),
     /// A VXLAN tunnel: UDP to the remote endpoint.
@@ -218,6 +222,7 @@ impl PortHandle {
         }
         let out = match &self.tx {
             PortTx::Packet(s) => s.send_batch(pkts, scratch),
+            PortTx::Afxdp(s) => s.send_batch(pkts, scratch),
             PortTx::Tap(t) => t.send_batch(pkts, scratch),
             PortTx::Vxlan(v) => v.send_batch(pkts, scratch),
             PortTx::Patch(v) => v.send_batch(pkts, scratch),
@@ -297,6 +302,8 @@ impl std::fmt::Debug for TxScratch {
 pub enum RxQueue {
     /// One AF_PACKET socket with its ring (one member of the port's fanout group).
     Ring(afpacket::RxRing),
+    /// One AF_XDP socket (one queue of the interface).
+    Afxdp(afxdp::AfxdpRx),
     /// A TAP device's file descriptor.
     Tap(Arc<tap::TapDevice>),
     /// The inbox of a VXLAN port.
@@ -309,6 +316,7 @@ impl std::os::fd::AsFd for RxQueue {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         match self {
             RxQueue::Ring(r) => r.as_fd(),
+            RxQueue::Afxdp(r) => r.as_fd(),
             RxQueue::Tap(t) => t.as_fd(),
             RxQueue::Vxlan(v) => v.as_fd(),
             RxQueue::Patch(v) => v.as_fd(),
@@ -323,6 +331,7 @@ impl RxQueue {
     pub fn recv(&mut self, pkts: &mut [Packet]) -> io::Result<usize> {
         match self {
             RxQueue::Ring(r) => r.recv(pkts),
+            RxQueue::Afxdp(r) => r.recv(pkts),
             RxQueue::Tap(t) => t.recv(pkts),
             RxQueue::Vxlan(v) => v.recv(pkts),
             RxQueue::Patch(v) => v.recv(pkts),
@@ -333,6 +342,7 @@ impl RxQueue {
     pub fn take_drops(&mut self) -> u64 {
         match self {
             RxQueue::Ring(r) => r.take_drops(),
+            RxQueue::Afxdp(r) => r.take_drops(),
             RxQueue::Tap(_) => 0,
             RxQueue::Vxlan(v) => v.take_drops(),
             RxQueue::Patch(v) => v.take_drops(),
@@ -402,6 +412,7 @@ pub fn open(
                 queues: rings.into_iter().map(RxQueue::Ring).collect(),
             })
         }
+        PortKind::Afxdp => afxdp::open(ofport, name),
         PortKind::Tap | PortKind::Internal => {
             let dev = Arc::new(tap::TapDevice::create(name, mac)?);
             let ifindex = netdev::ifindex(name)?;
