@@ -110,16 +110,20 @@ enum Device {
     OvsAfPacketTso,
     OvsAfXdp,
     Switchd,
+    /// `switchd` with AF_XDP ports (`--afxdp`) instead of its default
+    /// AF_PACKET ports; measured in the base phase only.
+    SwitchdAfxdp,
 }
 
 impl Device {
-    const ALL: [Device; 6] = [
+    const ALL: [Device; 7] = [
         Device::Veth,
         Device::Bridge,
         Device::OvsAfPacket,
         Device::OvsAfPacketTso,
         Device::OvsAfXdp,
         Device::Switchd,
+        Device::SwitchdAfxdp,
     ];
 
     fn name(self) -> &'static str {
@@ -130,6 +134,7 @@ impl Device {
             Device::OvsAfPacketTso => "ovs-afpacket-tso",
             Device::OvsAfXdp => "ovs-afxdp",
             Device::Switchd => "switchd",
+            Device::SwitchdAfxdp => "switchd-afxdp",
         }
     }
 
@@ -137,9 +142,16 @@ impl Device {
         Device::ALL.into_iter().find(|d| d.name() == s)
     }
 
-    /// Whether the device takes OpenFlow rules (the rule phases run on it).
+    /// Whether the rule phases run on the device: every OpenFlow switch
+    /// but the second port mode of ours, which only the base phase
+    /// measures (the rule phases exercise the datapath, not the port I/O).
     fn speaks_openflow(self) -> bool {
-        !matches!(self, Device::Veth | Device::Bridge)
+        !matches!(self, Device::Veth | Device::Bridge | Device::SwitchdAfxdp)
+    }
+
+    /// Whether the device is our switch (in any port mode).
+    fn is_switchd(self) -> bool {
+        matches!(self, Device::Switchd | Device::SwitchdAfxdp)
     }
 }
 
@@ -354,7 +366,7 @@ fn parse_config(args: &[String]) -> Result<Config, String> {
             threads: true,
         };
     }
-    if c.devices.contains(&Device::Switchd) && !c.switchd.is_file() {
+    if c.devices.iter().any(|d| d.is_switchd()) && !c.switchd.is_file() {
         return Err(format!(
             "--switchd: {} is not a file (build it with `cargo build --release -p switchd`)",
             c.switchd.display()
@@ -745,7 +757,8 @@ impl Topology {
                 }
                 sh(&["ip", "-n", &d, "link", "set", &br, "up"])?;
             }
-            Device::Switchd => t.start_switchd(cfg, &ha, &hb)?,
+            Device::Switchd => t.start_switchd(cfg, "--port", &ha, &hb)?,
+            Device::SwitchdAfxdp => t.start_switchd(cfg, "--afxdp", &ha, &hb)?,
             Device::OvsAfPacket | Device::OvsAfPacketTso | Device::OvsAfXdp => {
                 t.start_ovs(device, &ha, &hb)?;
             }
@@ -774,16 +787,22 @@ impl Topology {
         Ok(pid)
     }
 
-    fn start_switchd(&mut self, cfg: &Config, ha: &str, hb: &str) -> Result<(), String> {
+    fn start_switchd(
+        &mut self,
+        cfg: &Config,
+        port_flag: &str,
+        ha: &str,
+        hb: &str,
+    ) -> Result<(), String> {
         let run = self.dir.join("run");
         let state = self.dir.join("state");
         let (run, state) = (run.to_string_lossy(), state.to_string_lossy());
         let threads = cfg.threads.map(|n| n.to_string());
         let mut args = vec![
             "run",
-            "--port",
+            port_flag,
             ha,
-            "--port",
+            port_flag,
             hb,
             "--run-dir",
             &run,
@@ -1514,15 +1533,16 @@ fn render_table(
             f(v[9], 1.0, 1),
         );
     }
-    // Ratios of the switch against the baselines of this run.
-    if let Some(sw) = med.get(&Device::Switchd) {
+    // Ratios of the switch (each port mode) against the baselines of this run.
+    for ours in [Device::Switchd, Device::SwitchdAfxdp] {
+        let Some(sw) = med.get(&ours) else { continue };
         let ratio = |ours: Option<f64>, base: Device, k: usize| -> String {
             match (ours, med.get(&base).and_then(|b| b[k])) {
                 (Some(o), Some(b)) if b > 0.0 => format!("{:.2}x {}", o / b, base.name()),
                 _ => format!("n/a ({} not measured)", base.name()),
             }
         };
-        let _ = writeln!(s, "\nswitchd against the baselines of this run:");
+        let _ = writeln!(s, "\n{} against the baselines of this run:", ours.name());
         for base in [
             Device::OvsAfPacket,
             Device::OvsAfXdp,
@@ -1534,6 +1554,10 @@ fn render_table(
         for base in [Device::OvsAfPacket, Device::OvsAfPacketTso] {
             let _ = writeln!(s, "- TCP x1: {}", ratio(sw[5], base, 5));
             let _ = writeln!(s, "- TCP x4: {}", ratio(sw[6], base, 6));
+        }
+        for base in [Device::OvsAfPacket, Device::OvsAfXdp] {
+            let _ = writeln!(s, "- RTT p50 (lower is better): {}", ratio(sw[7], base, 7));
+            let _ = writeln!(s, "- RTT p99 (lower is better): {}", ratio(sw[8], base, 8));
         }
     }
     s

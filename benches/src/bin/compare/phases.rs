@@ -677,7 +677,7 @@ pub(crate) fn render(cfg: &Config, s: &Summary, extra: &Extra) -> String {
     }
     // switchd against each baseline on the phases' headline figures.
     let mut lines = Vec::new();
-    for base in devices.iter().filter(|d| **d != Device::Switchd) {
+    for base in devices.iter().filter(|d| !d.is_switchd()) {
         let cmp =
             |what: &str, ours: Option<Stat>, theirs: Option<Stat>, lines: &mut Vec<String>| {
                 if let (Some(o), Some(b)) = (ours, theirs) {
