@@ -49,9 +49,14 @@
 //! (whether a /L prefix matches depends on the first L bits alone, and the
 //! walk's answer on the bits it read), so that is all `wc` receives, and
 //! none of the subtable's other bits. A packet that only needs a /8
-//! decision thus gets an 8-bit (or so) mask rather than a 32-bit one. The
-//! tries keep a shortcut table over their first bits so that a walk costs
-//! about one memory read however many prefixes there are.
+//! decision thus gets an 8-bit (or so) mask rather than a 32-bit one. When
+//! a stage has several prefix checks, those whose trie this lookup already
+//! walked go first: any one that rules out is a proof, it costs no memory
+//! access, and its bits are usually in `wc` already (a source /16 plus
+//! destination /32 subtable after a destination /24 one is ruled out by the
+//! destination answer, without walking the source trie). The tries keep a
+//! shortcut table over their first bits so that a walk costs about one
+//! memory read however many prefixes there are.
 //!
 //! **Costs.** Lookup allocates nothing, touches each subtable at most once
 //! and walks each trie at most once. Insertion and removal are O(1) hash

@@ -397,10 +397,9 @@ impl<T> Subtable<T> {
         let mut start = 0;
         let last = self.stage_ends.len().saturating_sub(1);
         for (s, &end) in self.stage_ends.iter().enumerate() {
-            for check in &self.tries {
-                if check.stage == s && trie_rules_out(check, wc, tries, memo) {
-                    return None;
-                }
+            if self.tries.iter().any(|c| c.stage == s) && rules_out(&self.tries, s, wc, tries, memo)
+            {
+                return None;
             }
             for &(i, m) in &self.words[start..end] {
                 h.write_u64(kw[i] & m);
@@ -435,6 +434,35 @@ fn or_words(wc: &mut FlowMask, words: &[(usize, u64)]) {
     for &(i, m) in words {
         w[i] |= m;
     }
+}
+
+/// Whether the prefix checks of stage `s` prove that no rule of the
+/// subtable matches; if so ORs the proof into `wc`. Any one check that rules
+/// out is a proof, so those whose trie this lookup has walked already go
+/// first: their answer costs no memory access, and their bits are often in
+/// `wc` already. The others follow in trie order, each walked at most once
+/// per lookup.
+#[inline]
+fn rules_out(
+    checks: &[TrieCheck],
+    s: usize,
+    wc: &mut FlowMask,
+    tries: &[PrefixTrie],
+    memo: &mut TrieMemo,
+) -> bool {
+    // First the walked tries only, then all (a walked one answers again
+    // from the memo).
+    for only_walked in [true, false] {
+        for check in checks.iter().filter(|c| c.stage == s) {
+            if only_walked && !memo.get(check.trie).is_some_and(TrieCtx::walked) {
+                continue;
+            }
+            if trie_rules_out(check, wc, tries, memo) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// Whether the trie proves that no rule of the checked prefix length matches

@@ -736,3 +736,33 @@ fn classifier_is_send_and_sync() {
     both::<Classifier<u64>>();
     both::<LinearClassifier<u64>>();
 }
+
+#[test]
+fn a_trie_already_walked_rules_a_subtable_out_before_another_is_walked() {
+    let mut c = Classifier::new();
+    // Higher priority, looked at first: walks the destination trie.
+    c.insert(v4_route(0xc0a8_0200, 24), 20, "lan");
+    // Source /16 and destination /32: the source check comes first in trie
+    // order, but the destination answer is already known and rules out.
+    let mut m = v4_route(0xc0a8_0105, 32);
+    m.set_masked(Field::Ipv4Src, 0x0102_0000, p4(16));
+    c.insert(m, 10, "pinned");
+    let mut pkt = v4_packet(0x0a00_0001);
+    pkt.ipv4_src = 0x0a00_0001;
+    let mut wc = FlowMask::wildcard();
+    assert!(c.lookup(&pkt, &mut wc).is_none());
+    assert_eq!(wc.key.ipv4_src, 0, "the source trie was consulted");
+    assert_eq!(wc.key.ipv4_dst.count_ones(), wc.key.ipv4_dst.leading_ones());
+    assert!(
+        wc.key.ipv4_dst.leading_ones() <= 2,
+        "{:#x}",
+        wc.key.ipv4_dst
+    );
+    // A packet the destination cannot rule out still gets a source proof.
+    let mut pkt = v4_packet(0xc0a8_0105);
+    pkt.ipv4_src = 0x0a00_0001;
+    let mut wc = FlowMask::wildcard();
+    assert!(c.lookup(&pkt, &mut wc).is_none());
+    assert_ne!(wc.key.ipv4_src, 0);
+    assert!(wc.key.ipv4_src.leading_ones() <= 16);
+}

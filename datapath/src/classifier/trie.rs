@@ -30,15 +30,19 @@
 //! long, which would make lookups in big tables slower than in small ones.
 //! Once a trie holds enough prefixes it also keeps a table indexed by the
 //! first `k` bits (`k` is log2 of the number of prefixes plus two, at most
-//! 18, so that most entries lead to one leaf or none)
-//! giving where the walk stands after them: already finished, at a node to
-//! continue from, or at a leaf inlined in the entry. Most lookups then read
-//! one entry and no node. Every change to the trie refreshes the entries of
-//! the walks it can affect (those sharing the first bits of the changed
-//! prefix up to the changed node's parent); the table is rebuilt from scratch
-//! when the number of prefixes has grown or shrunk enough to want another
-//! `k`. Invariant: a lookup through the table answers exactly as the walk
-//! from the root (tested).
+//! 17: 1 MiB of 8-byte entries) giving where the walk stands after them:
+//! already finished, or the one or two rule prefixes under those first bits
+//! inlined in the entry, or (when there are more) the node to continue
+//! from. A packet built from a rule's key lands on an entry holding its own
+//! prefix, and often a neighbour's; inlining two answers those with one
+//! read where a node chain would cost several cache misses each, which was
+//! measured to be what makes big tables slow, more than the table's size.
+//! Every change to the trie refreshes the entries of the walks it can
+//! affect (those sharing the first bits of the changed prefix up to the
+//! changed node's parent); the table is rebuilt from scratch when the
+//! number of prefixes has grown or shrunk enough to want another `k`.
+//! Invariant: a lookup through the table answers exactly as the walk from
+//! the root (tested).
 
 use crate::flow::{Field, FlowKey, FlowMask};
 
@@ -141,7 +145,7 @@ impl Access {
 /// subtables' work, and the misses of different tries overlap each other),
 /// and the walk's answer once some subtable asked (each trie is walked at
 /// most once per lookup).
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct TrieCtx {
     value: u128,
     /// The shortcut entry, `NO_ENTRY` without a shortcut.
@@ -150,28 +154,45 @@ pub(crate) struct TrieCtx {
     walked: bool,
 }
 
-/// No shortcut entry (tag 3 is never used).
-const NO_ENTRY: u64 = u64::MAX;
+impl Default for TrieCtx {
+    fn default() -> Self {
+        TrieCtx {
+            value: 0,
+            first: NO_ENTRY,
+            answer: TrieMatch::default(),
+            walked: false,
+        }
+    }
+}
+
+/// The entry that sends the walk to the root (no shortcut).
+const NO_ENTRY: u64 = TAG_WALK << TAG_SHIFT;
 
 impl TrieCtx {
-    /// Starts `trie`'s part of the lookup of `key`.
+    /// Starts `trie`'s part of the lookup of `key`: loads the key's
+    /// shortcut entry, which nothing waits for until a subtable asks.
     #[inline]
     pub fn start(trie: &PrefixTrie, key: &FlowKey) -> TrieCtx {
         let value = trie.key_value(key);
         TrieCtx {
             value,
-            first: trie.first_step(value).unwrap_or(NO_ENTRY),
+            first: trie.first_step(value),
             answer: TrieMatch::default(),
             walked: false,
         }
+    }
+
+    /// Whether this lookup has walked the trie already.
+    #[inline]
+    pub fn walked(&self) -> bool {
+        self.walked
     }
 
     /// The walk's answer, finishing the walk on first use.
     #[inline]
     pub fn answer(&mut self, trie: &PrefixTrie) -> TrieMatch {
         if !self.walked {
-            let first = (self.first != NO_ENTRY).then_some(self.first);
-            self.answer = trie.lookup_from(self.value, first);
+            self.answer = trie.lookup_from(self.value, self.first);
             self.walked = true;
         }
         self.answer
@@ -188,19 +209,12 @@ pub(crate) fn prefix_mask(len: u8) -> u128 {
     }
 }
 
-/// The `LEAF_BITS` bits of a left-aligned value after its first `k`, as
-/// the low bits of a `u64`.
+/// The `n` bits of a left-aligned value after its first `k`, as the low
+/// bits of a `u64` (`n` from 1 to 63).
 #[inline]
-fn bits_after(v: u128, k: u8) -> u64 {
-    let shifted = (v << u32::from(k.min(127))) >> (128 - u32::from(LEAF_BITS));
+fn bits_after(v: u128, k: u8, n: u8) -> u64 {
+    let shifted = (v << u32::from(k.min(127))) >> (128 - u32::from(n.clamp(1, 63)));
     u64::try_from(shifted).unwrap_or(0)
-}
-
-/// The mask of the first `rem` of the `LEAF_BITS` bits of [`bits_after`].
-#[inline]
-fn leaf_mask(rem: u8) -> u64 {
-    let all = (1u64 << LEAF_BITS) - 1;
-    all & !(all >> rem.min(LEAF_BITS))
 }
 
 /// The bit at position `pos` (0 = most significant) of a left-aligned value.
@@ -212,15 +226,33 @@ fn bit_at(v: u128, pos: u8) -> usize {
 /// The first-`k`-bits shortcut of a big trie: for every value of a key's
 /// first `k` bits, where the walk stands after reading them.
 ///
-/// Entry encoding (`u64`), by the tag in bits 62..64:
-/// - `TAG_DONE`: the walk ended within the first `k` bits; bits 0..24 hold
-///   the prefix lengths (1..=24) matched, bits 24..32 the bits read;
-/// - `TAG_RESUME`: the walk goes on along the edge into the node in bits
-///   0..32; bits 32..56 hold the prefix lengths matched above it;
-/// - `TAG_LEAF`: as `TAG_RESUME` into a leaf whose prefix ends at most
-///   `LEAF_BITS` past `k`, inlined so that the walk reads no node: bits
-///   0..30 are the leaf's bits after the first `k`, bits 30..38 its length,
-///   bits 38..62 the prefix lengths matched above it.
+/// What a walk answers depends only on the set of rule prefixes: a
+/// prefix length is reported when that prefix matches, and the walk reads
+/// one bit past the longest run of leading bits the value shares with any
+/// prefix (a shared run counting no further than that prefix's length),
+/// all of them when that reaches the width. Once the first `k` bits are
+/// fixed, the prefixes that matter are the shorter ones that match (their
+/// lengths) and the ones of at least `k` bits under the same first `k`
+/// bits. When there are at most two of the latter, the entry holds them
+/// and the lookup computes the answer from the entry alone; packets built
+/// from a rule's key land on such entries, so this covers them with one
+/// read even when a neighbour shares the entry.
+///
+/// Entry encoding (`u64`): the tag in bits 61..64, the lengths (below `k`)
+/// of the matching shorter prefixes in bits 45..61 (bit `L - 1` for length
+/// `L`), and by tag:
+/// - `TAG_DONE`: no prefix of `k` bits or more under these first bits;
+///   bits 0..8 hold the bits the walk read;
+/// - `TAG_ONE`: one: its bits after the first `k` in bits 0..39, its
+///   length minus `k` in bits 39..45;
+/// - `TAG_TWO`: two, each as its bits after the first `k` (`PAIR_BITS`
+///   bits) and its length minus `k` (5 bits), at bits 0 and 22;
+/// - `TAG_ONE_BARE`: one, and no shorter prefix matches: its bits after
+///   the first `k` in bits 0..54, its length minus `k` in bits 54..61 (an
+///   IPv6 /64 fits whole);
+/// - `TAG_RESUME`: more: the walk goes on along the edge into the node in
+///   bits 0..32;
+/// - `TAG_WALK`: walk from the root.
 #[derive(Clone, Debug)]
 struct Jump {
     /// `k`: how many leading bits index `entries` (below the field width).
@@ -228,20 +260,122 @@ struct Jump {
     entries: Vec<u64>,
 }
 
+/// Where a walk stands after the first `k` bits, before encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// The walk ended within the first `k` bits.
+    Done { plens: u64, maskbits: u8 },
+    /// Under the first `k` bits: the prefixes (value, length) of `k` bits
+    /// or more, when there are at most two.
+    Few {
+        plens: u64,
+        n: usize,
+        prefixes: [(u128, u8); 2],
+        node: u32,
+    },
+    /// More prefixes under the first `k` bits: go on at this node.
+    Resume { plens: u64, node: u32 },
+    /// Walk from the root (a broken link, which the arena's invariants
+    /// rule out).
+    Walk,
+}
+
+const TAG_SHIFT: u32 = 61;
 const TAG_DONE: u64 = 0;
-const TAG_RESUME: u64 = 1;
-const TAG_LEAF: u64 = 2;
-/// How many bits past `k` an inlined leaf may hold.
-const LEAF_BITS: u8 = 30;
-/// The prefix lengths an entry can hold, and so the largest `k`.
-const PLENS_BITS: u8 = 24;
-const PLENS_MASK: u64 = (1 << PLENS_BITS) - 1;
+const TAG_ONE: u64 = 1;
+const TAG_TWO: u64 = 2;
+const TAG_RESUME: u64 = 3;
+const TAG_WALK: u64 = 4;
+const TAG_ONE_BARE: u64 = 5;
+/// Where the lengths of the matching shorter prefixes sit.
+const PLENS_SHIFT: u32 = TAG_SHIFT - PLENS_BITS as u32;
+/// The lengths below `k` an entry records.
+const PLENS_BITS: u8 = JUMP_MAX_BITS - 1;
+/// How many bits past `k` a `TAG_ONE` prefix may hold.
+const ONE_BITS: u8 = 61 - PLENS_BITS - 6;
+/// How many bits past `k` a `TAG_ONE_BARE` prefix may hold.
+const BARE_BITS: u8 = 54;
+/// How many bits past `k` each `TAG_TWO` prefix may hold.
+const PAIR_BITS: u8 = (61 - PLENS_BITS) / 2 - 5;
+/// Where the second prefix of a `TAG_TWO` entry sits.
+const PAIR_SHIFT: u32 = PAIR_BITS as u32 + 5;
 
 /// Tries with fewer prefixes than this are walked from the root.
 const JUMP_MIN_PREFIXES: u32 = 64;
-/// The largest `k`.
-const JUMP_MAX_BITS: u8 = 18;
-const _: () = assert!(JUMP_MAX_BITS <= PLENS_BITS && LEAF_BITS + 8 + PLENS_BITS <= 62);
+/// The largest `k`: 2^17 entries of 8 bytes, 1 MiB.
+const JUMP_MAX_BITS: u8 = 17;
+/// `k` is log2 of the number of prefixes plus this.
+const JUMP_EXTRA_BITS: u8 = 2;
+const _: () = assert!(JUMP_MAX_BITS <= 24 && PAIR_SHIFT == PAIR_BITS as u32 + 5);
+const _: () = assert!(ONE_BITS as u32 + 6 == PLENS_SHIFT && 2 * PAIR_SHIFT <= PLENS_SHIFT);
+const _: () = assert!(BARE_BITS as u32 + 7 == TAG_SHIFT && TAG_SHIFT == 61);
+
+impl Jump {
+    /// The entry for `step`.
+    fn encode(k: u8, step: Step) -> u64 {
+        let (plens, body) = match step {
+            Step::Done { plens, maskbits } => (plens, TAG_DONE << TAG_SHIFT | u64::from(maskbits)),
+            Step::Few {
+                plens: 0,
+                n: 1,
+                prefixes: [(bits, len), _],
+                ..
+            } if len - k <= BARE_BITS => {
+                return TAG_ONE_BARE << TAG_SHIFT
+                    | u64::from(len - k) << BARE_BITS
+                    | bits_after(bits, k, BARE_BITS);
+            }
+            Step::Few {
+                plens,
+                n: 1,
+                prefixes: [(bits, len), _],
+                ..
+            } if len - k <= ONE_BITS => (
+                plens,
+                TAG_ONE << TAG_SHIFT
+                    | u64::from(len - k) << ONE_BITS
+                    | bits_after(bits, k, ONE_BITS),
+            ),
+            Step::Few {
+                plens,
+                n: 2,
+                prefixes: [(b0, l0), (b1, l1)],
+                ..
+            } if l0 - k <= PAIR_BITS && l1 - k <= PAIR_BITS => {
+                let one = |bits: u128, len: u8| {
+                    u64::from(len - k) << PAIR_BITS | bits_after(bits, k, PAIR_BITS)
+                };
+                (
+                    plens,
+                    TAG_TWO << TAG_SHIFT | one(b1, l1) << PAIR_SHIFT | one(b0, l0),
+                )
+            }
+            // Prefixes too long to inline: the node.
+            Step::Resume { plens, node } | Step::Few { plens, node, .. } => {
+                (plens, TAG_RESUME << TAG_SHIFT | u64::from(node))
+            }
+            Step::Walk => return NO_ENTRY,
+        };
+        body | plens << PLENS_SHIFT
+    }
+}
+
+/// One prefix of `TAG_ONE` or `TAG_TWO` entry against the bits of a value
+/// after the first `k` (`n` of them, in `v`): whether it matches, and the
+/// leading bits (from the start) the value shares with it, no more than its
+/// length.
+#[inline]
+fn against(v: u64, bits: u64, rem: u8, k: u8, n: u8) -> (bool, u8) {
+    let all = (1u64 << n) - 1;
+    let mask = all & !(all >> rem.min(n));
+    let diff = (v ^ bits) & mask;
+    if diff == 0 {
+        (true, k + rem)
+    } else {
+        let within = u8::try_from(diff.leading_zeros() - (64 - u32::from(n))).unwrap_or(0);
+        (false, k + within)
+    }
+}
 
 /// The trie of the prefixes the rules use on one field.
 #[derive(Clone, Debug)]
@@ -436,7 +570,7 @@ impl PrefixTrie {
             return None;
         }
         let log = u8::try_from(32 - self.n_prefixes.leading_zeros()).unwrap_or(JUMP_MAX_BITS);
-        let k = (log + 2)
+        let k = (log + JUMP_EXTRA_BITS)
             .min(JUMP_MAX_BITS)
             .min(self.width().saturating_sub(1));
         (k >= 4).then_some(k)
@@ -465,18 +599,20 @@ impl PrefixTrie {
             self.build_jump(wanted.unwrap_or(JUMP_MAX_BITS));
             return;
         }
-        let Some(k) = current else { return };
+        let Some(jump) = self.jump.as_mut() else {
+            return;
+        };
+        let k = jump.bits;
         let r = touched.min(k);
         let first = (v & prefix_mask(r)) >> (128 - u32::from(k));
         let count = 1u128 << (k - r);
         for i in first..first + count {
-            let e = self.jump_entry(i << (128 - u32::from(k)), k);
-            if let Some(slot) = self
-                .jump
-                .as_mut()
-                .and_then(|j| j.entries.get_mut(usize::try_from(i).unwrap_or(usize::MAX)))
+            let step = jump_step(&self.nodes, i << (128 - u32::from(k)), k);
+            if let Some(slot) = usize::try_from(i)
+                .ok()
+                .and_then(|i| jump.entries.get_mut(i))
             {
-                *slot = e;
+                *slot = Jump::encode(k, step);
             }
         }
     }
@@ -484,43 +620,14 @@ impl PrefixTrie {
     /// Builds the shortcut of `k` bits from scratch.
     fn build_jump(&mut self, k: u8) {
         let entries = (0..1u64 << k)
-            .map(|i| self.jump_entry(u128::from(i) << (128 - u32::from(k)), k))
+            .map(|i| {
+                Jump::encode(
+                    k,
+                    jump_step(&self.nodes, u128::from(i) << (128 - u32::from(k)), k),
+                )
+            })
             .collect();
         self.jump = Some(Jump { bits: k, entries });
-    }
-
-    /// Where the walk of a value whose first `k` bits are those of `x`
-    /// stands once it needs a bit past the first `k` (`k` below the width).
-    fn jump_entry(&self, x: u128, k: u8) -> u64 {
-        let done = |plens: u64, maskbits: u8| TAG_DONE << 62 | plens | u64::from(maskbits) << 24;
-        let mut plens = 0u64;
-        let mut cur = 0usize;
-        loop {
-            let node = &self.nodes[cur];
-            if node.n_rules > 0 && node.end > 0 {
-                plens |= 1 << (node.end - 1);
-            }
-            let c = node.child[bit_at(x, node.end)];
-            if c == NIL {
-                return done(plens, node.end + 1);
-            }
-            let cn = &self.nodes[c as usize];
-            let diff = (x ^ cn.bits) & prefix_mask(cn.end.min(k));
-            if diff != 0 {
-                let first = u8::try_from(diff.leading_zeros()).unwrap_or(127);
-                return done(plens, first + 1);
-            }
-            if cn.end >= k {
-                if cn.child == [NIL; 2] && cn.end - k <= LEAF_BITS {
-                    return TAG_LEAF << 62
-                        | plens << 38
-                        | u64::from(cn.end) << 30
-                        | bits_after(cn.bits, k);
-                }
-                return TAG_RESUME << 62 | plens << 32 | u64::from(c);
-            }
-            cur = c as usize;
-        }
     }
 
     /// Walks the left-aligned `value` down the trie.
@@ -529,50 +636,73 @@ impl PrefixTrie {
         self.lookup_from(value, self.first_step(value))
     }
 
-    /// The shortcut entry for `value`, or `None` without a shortcut.
+    /// The shortcut entry for `value` (`NO_ENTRY` without a shortcut).
     #[inline]
-    pub fn first_step(&self, value: u128) -> Option<u64> {
-        let jump = self.jump.as_ref()?;
-        let index = usize::try_from(value >> (128 - u32::from(jump.bits))).ok()?;
-        jump.entries.get(index).copied()
+    pub fn first_step(&self, value: u128) -> u64 {
+        let Some(jump) = self.jump.as_ref() else {
+            return NO_ENTRY;
+        };
+        let index = usize::try_from(value >> (128 - u32::from(jump.bits))).unwrap_or(usize::MAX);
+        jump.entries.get(index).copied().unwrap_or(NO_ENTRY)
     }
 
     /// Finishes the walk of `value` from its [`Self::first_step`].
     #[inline]
-    pub fn lookup_from(&self, value: u128, first: Option<u64>) -> TrieMatch {
-        let (Some(e), Some(jump)) = (first, &self.jump) else {
-            return self.walk(0, value, 0);
+    pub fn lookup_from(&self, value: u128, e: u64) -> TrieMatch {
+        let tag = e >> TAG_SHIFT;
+        let jump = match &self.jump {
+            Some(jump) if tag != TAG_WALK => jump,
+            _ => return self.walk(0, value, 0),
         };
         let k = jump.bits;
+        let width = self.width();
+        let mut plens = if tag == TAG_ONE_BARE {
+            0
+        } else {
+            u128::from((e >> PLENS_SHIFT) & ((1 << PLENS_BITS) - 1))
+        };
         // The entry's fields, each masked to its width before narrowing.
         #[allow(clippy::cast_possible_truncation)]
-        match e >> 62 {
-            TAG_DONE => TrieMatch {
-                plens: u128::from(e & PLENS_MASK),
-                maskbits: ((e >> 24) & 0xff) as u8,
-            },
-            TAG_LEAF => {
-                let mut plens = u128::from((e >> 38) & PLENS_MASK);
-                let end = ((e >> 30) & 0xff) as u8;
-                let rem = end.saturating_sub(k).min(LEAF_BITS);
-                let diff = (bits_after(value, k) ^ e) & leaf_mask(rem);
-                if diff != 0 {
-                    let within = u8::try_from(diff.leading_zeros() - (64 - u32::from(LEAF_BITS)))
-                        .unwrap_or(0);
-                    return TrieMatch {
-                        plens,
-                        maskbits: k + within + 1,
-                    };
-                }
-                plens |= 1u128 << (end.max(1) - 1);
-                let width = self.width();
-                TrieMatch {
+        let shared = match tag {
+            TAG_DONE => {
+                return TrieMatch {
                     plens,
-                    maskbits: if end >= width { width } else { end + 1 },
+                    maskbits: (e & 0xff) as u8,
                 }
             }
+            TAG_ONE => {
+                let rem = ((e >> ONE_BITS) & 0x3f) as u8;
+                let v = bits_after(value, k, ONE_BITS);
+                let (hit, shared) = against(v, e & ((1 << ONE_BITS) - 1), rem, k, ONE_BITS);
+                if hit {
+                    plens |= 1 << (shared - 1);
+                }
+                shared
+            }
+            TAG_ONE_BARE => {
+                let rem = ((e >> BARE_BITS) & 0x7f) as u8;
+                let v = bits_after(value, k, BARE_BITS);
+                let (hit, shared) = against(v, e & ((1 << BARE_BITS) - 1), rem, k, BARE_BITS);
+                if hit {
+                    plens |= 1 << (shared - 1);
+                }
+                shared
+            }
+            TAG_TWO => {
+                let v = bits_after(value, k, PAIR_BITS);
+                let mut best = 0;
+                for half in [e, e >> PAIR_SHIFT] {
+                    let rem = ((half >> PAIR_BITS) & 0x1f) as u8;
+                    let bits = half & ((1 << PAIR_BITS) - 1);
+                    let (hit, shared) = against(v, bits, rem, k, PAIR_BITS);
+                    if hit {
+                        plens |= 1 << (shared - 1);
+                    }
+                    best = best.max(shared);
+                }
+                best
+            }
             _ => {
-                let plens = u128::from((e >> 32) & PLENS_MASK);
                 let node = (e & 0xffff_ffff) as u32;
                 let Some(cn) = self.nodes.get(node as usize) else {
                     return self.walk(0, value, 0);
@@ -585,8 +715,12 @@ impl PrefixTrie {
                         maskbits: first + 1,
                     };
                 }
-                self.walk(node as usize, value, plens)
+                return self.walk(node as usize, value, plens);
             }
+        };
+        TrieMatch {
+            plens,
+            maskbits: if shared >= width { width } else { shared + 1 },
         }
     }
 
@@ -659,6 +793,80 @@ impl PrefixTrie {
     #[cfg(test)]
     pub fn has_jump(&self) -> bool {
         self.jump.is_some()
+    }
+}
+
+/// Where the walk of a value whose first `k` bits are those of `x` stands
+/// once it needs a bit past the first `k` (`k` below the width, at most 17).
+fn jump_step(nodes: &[Node], x: u128, k: u8) -> Step {
+    let mut plens = 0u64;
+    let mut cur = 0usize;
+    loop {
+        let Some(node) = nodes.get(cur) else {
+            return Step::Walk;
+        };
+        if node.n_rules > 0 && node.end > 0 {
+            // `node.end < k` here.
+            plens |= 1 << (node.end - 1);
+        }
+        let c = node.child[bit_at(x, node.end)];
+        if c == NIL {
+            return Step::Done {
+                plens,
+                maskbits: node.end + 1,
+            };
+        }
+        let Some(cn) = nodes.get(c as usize) else {
+            return Step::Walk;
+        };
+        let diff = (x ^ cn.bits) & prefix_mask(cn.end.min(k));
+        if diff != 0 {
+            let first = u8::try_from(diff.leading_zeros()).unwrap_or(127);
+            return Step::Done {
+                plens,
+                maskbits: first + 1,
+            };
+        }
+        if cn.end >= k {
+            // The rule prefixes under `cn`, if at most two.
+            let mut prefixes = [(0u128, 0u8); 2];
+            let mut n = 0usize;
+            let mut stack = [c; 3];
+            let mut depth = 1usize;
+            while depth > 0 && n <= 2 {
+                depth -= 1;
+                let Some(sub) = nodes.get(stack[depth] as usize) else {
+                    n = 3;
+                    break;
+                };
+                if sub.n_rules > 0 {
+                    if let Some(p) = prefixes.get_mut(n) {
+                        *p = (sub.bits, sub.end);
+                    }
+                    n += 1;
+                }
+                for &ch in &sub.child {
+                    if ch != NIL {
+                        if depth == stack.len() {
+                            n = 3;
+                            break;
+                        }
+                        stack[depth] = ch;
+                        depth += 1;
+                    }
+                }
+            }
+            if n <= 2 {
+                return Step::Few {
+                    plens,
+                    n,
+                    prefixes,
+                    node: c,
+                };
+            }
+            return Step::Resume { plens, node: c };
+        }
+        cur = c as usize;
     }
 }
 
@@ -756,6 +964,72 @@ mod tests {
             for _ in 0..4000 {
                 let probe = v4((next() & 0x0f0f_ffff) | 0xa000_0000);
                 assert_eq!(t.lookup(probe), t.lookup_slow(probe), "k={k} {probe:#x}");
+            }
+        }
+    }
+
+    /// How many shortcut entries of each tag the trie has.
+    fn entry_kinds(t: &PrefixTrie) -> [usize; 6] {
+        let mut n = [0; 6];
+        for e in &t.jump.as_ref().expect("a shortcut").entries {
+            n[usize::try_from(e >> TAG_SHIFT).unwrap_or(0)] += 1;
+        }
+        n
+    }
+
+    #[test]
+    fn every_kind_of_shortcut_entry_answers_like_the_plain_walk() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        // IPv4: lone /32s, pairs and crowds under one entry, /24s with
+        // /32s inside, and short prefixes above the shortcut's bits.
+        let mut t = PrefixTrie::new(Field::Ipv4Dst);
+        let mut live = Vec::new();
+        for i in 0..3000u32 {
+            let base = u32::try_from(next() >> 32).unwrap_or(0);
+            let (v, len) = match i % 6 {
+                0 | 1 => (base, 32),
+                2 => (base & 0xffff_ff00, 24),
+                3 => (base & 0x00ff_ffff | 0x0a00_0000, 32),
+                4 => (0x0a00_0000 | (i << 8), 24),
+                _ => (base & 0xff00_0000, 8),
+            };
+            t.insert(v4(v), len);
+            live.push((v4(v), len));
+        }
+        // IPv6 /64s alone under their entry: inlined whole.
+        let mut t6 = PrefixTrie::new(Field::Ipv6Dst);
+        let mut live6 = Vec::new();
+        for _ in 0..2000 {
+            let v = u128::from(next()) << 64;
+            t6.insert(v, 64);
+            live6.push((v, 64u8));
+        }
+        let kinds = entry_kinds(&t);
+        for tag in [TAG_DONE, TAG_ONE, TAG_TWO, TAG_RESUME, TAG_ONE_BARE] {
+            let n = kinds[usize::try_from(tag).unwrap_or(0)];
+            assert!(n > 0, "no IPv4 entry of tag {tag}: {kinds:?}");
+        }
+        assert!(entry_kinds(&t6)[usize::try_from(TAG_ONE_BARE).unwrap_or(0)] > 0);
+        for (t, live) in [(&t, &live), (&t6, &live6)] {
+            for i in 0..20_000usize {
+                let (v, _) = live[i % live.len()];
+                // Near a prefix (sharing a random number of leading bits),
+                // or anywhere.
+                let keep = u8::try_from(next() % 129).unwrap_or(0);
+                let noise = u128::from(next()) << 64 | u128::from(next());
+                let probe = if i % 4 == 0 {
+                    noise
+                } else {
+                    (v & prefix_mask(keep)) | (noise & !prefix_mask(keep))
+                };
+                let probe = probe & prefix_mask(t.width());
+                assert_eq!(t.lookup(probe), t.lookup_slow(probe), "{probe:#x}");
             }
         }
     }
