@@ -625,7 +625,7 @@ pub fn flow_stats_to_wire(rule: &Rule, now_ms: u64) -> FlowStats {
         cookie: rule.cookie,
         packet_count: rule.packet_count(),
         byte_count: rule.byte_count(),
-        match_: match_to_wire(&rule.match_),
+        match_: match_to_wire(&rule.match_()),
         instructions: instructions_to_wire(&rule.instructions),
     }
 }
@@ -646,7 +646,7 @@ pub fn flow_removed_to_wire(removed: &RemovedRule, now_ms: u64) -> FlowRemoved {
         hard_timeout: rule.hard_timeout,
         packet_count: rule.packet_count(),
         byte_count: rule.byte_count(),
-        match_: match_to_wire(&rule.match_),
+        match_: match_to_wire(&rule.match_()),
     }
 }
 

@@ -33,7 +33,8 @@
 //!   survives into the next batch.
 //! - A thread's published epoch only grows, and it is published only after
 //!   its caches reflect it. [`Shared::caches_reflect`] (and the blocking
-//!   [`Shared::wait_for_caches`], used to answer an OpenFlow BARRIER) holds
+//!   [`Shared::wait_for_caches`] and its asynchronous form
+//!   [`Shared::caches_reflect_async`], used to answer an OpenFlow BARRIER) holds
 //!   once every registered thread is idle, retired, or has published at
 //!   least the target. An idle thread forwards nothing, and leaving idleness
 //!   goes through the epoch check (sequentially consistent: the idle flag is
@@ -57,8 +58,11 @@ use crate::extract::flow_extract;
 use crate::flow::FlowKey;
 use crate::ofproto::Pipeline;
 use crate::xlate::{translate, Credits, Translation, XlateCounters, XlateCtx};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// How often (ms of `now`) a thread pushes statistics and does housekeeping.
@@ -137,6 +141,8 @@ pub struct Shared {
     waiters: AtomicUsize,
     barrier_lock: Mutex<()>,
     barrier_cv: Condvar,
+    /// Tasks waiting in [`CachesReflect`], woken with the condvar's waiters.
+    barrier_wakers: Mutex<Vec<Waker>>,
     knobs: Knobs,
 }
 
@@ -154,6 +160,7 @@ impl Shared {
             waiters: AtomicUsize::new(0),
             barrier_lock: Mutex::new(()),
             barrier_cv: Condvar::new(),
+            barrier_wakers: Mutex::new(Vec::new()),
             knobs: Knobs {
                 emc_insert_inv_prob: AtomicU32::new(EMC_DEFAULT_INSERT_INV_PROB),
                 flow_limit: AtomicUsize::new(DEFAULT_FLOW_LIMIT),
@@ -228,10 +235,27 @@ impl Shared {
         ok || self.caches_reflect(target)
     }
 
+    /// Resolves once [`Shared::caches_reflect`]`(target)`: the waiting of
+    /// [`Shared::wait_for_caches`] for an asynchronous task, woken by the
+    /// forwarding thread that publishes the last missing epoch or goes idle
+    /// (no polling, no blocking thread). Bound it with a timeout.
+    pub fn caches_reflect_async(&self, target: u64) -> CachesReflect<'_> {
+        CachesReflect {
+            shared: self,
+            target,
+            registered: false,
+        }
+    }
+
     fn wake_waiters(&self) {
         if self.waiters.load(Ordering::SeqCst) > 0 {
-            let _g = lock(&self.barrier_lock);
+            let g = lock(&self.barrier_lock);
             self.barrier_cv.notify_all();
+            drop(g);
+            let wakers = std::mem::take(&mut *lock(&self.barrier_wakers));
+            for w in wakers {
+                w.wake();
+            }
         }
     }
 
@@ -288,6 +312,52 @@ impl Shared {
     pub fn set_max_idle_ms(&self, ms: u64) {
         self.knobs.max_idle_ms.store(ms, Ordering::SeqCst);
         self.knobs.generation.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// The future of [`Shared::caches_reflect_async`].
+///
+/// No wake-up is lost: the waiter count is raised and the waker stored
+/// before the caches are checked again, while a thread publishes its epoch
+/// (or idleness) before it reads the count; so either the check sees the
+/// publication or the thread sees the waiter and wakes it.
+#[derive(Debug)]
+pub struct CachesReflect<'a> {
+    shared: &'a Shared,
+    target: u64,
+    registered: bool,
+}
+
+impl Future for CachesReflect<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let shared = self.shared;
+        if shared.caches_reflect(self.target) {
+            return Poll::Ready(());
+        }
+        if !self.registered {
+            self.registered = true;
+            shared.waiters.fetch_add(1, Ordering::SeqCst);
+        }
+        {
+            let mut wakers = lock(&shared.barrier_wakers);
+            if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                wakers.push(cx.waker().clone());
+            }
+        }
+        if shared.caches_reflect(self.target) {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for CachesReflect<'_> {
+    fn drop(&mut self) {
+        if self.registered {
+            self.shared.waiters.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -1161,6 +1231,40 @@ mod tests {
         add(&shared, to_port(80), 10, vec![self::out(3)]);
         drop(dp);
         assert!(shared.caches_reflect(shared.epoch()));
+    }
+
+    #[test]
+    fn an_asynchronous_barrier_wait_is_woken_by_the_thread_that_catches_up() {
+        struct Flag(AtomicBool);
+        impl std::task::Wake for Flag {
+            fn wake(self: Arc<Self>) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let shared = Arc::new(Shared::new(pipeline()));
+        let mut dp = DpThread::new(&shared);
+        add(&shared, to_port(53), 10, vec![out(2)]);
+        let target = shared.epoch();
+        let flag = Arc::new(Flag(AtomicBool::new(false)));
+        let waker = Waker::from(Arc::clone(&flag));
+        let mut cx = Context::from_waker(&waker);
+        {
+            let mut wait = std::pin::pin!(shared.caches_reflect_async(target));
+            assert!(wait.as_mut().poll(&mut cx).is_pending());
+            assert!(!flag.0.load(Ordering::SeqCst));
+            let mut out = TxBatches::with_pool(4);
+            let mut pins = Vec::new();
+            dp.process_batch(&shared, &mut [], 1, &mut out, &mut pins);
+            assert!(
+                flag.0.load(Ordering::SeqCst),
+                "the publication woke the task"
+            );
+            assert!(wait.as_mut().poll(&mut cx).is_ready());
+        }
+        // Already reflected: ready at once.
+        let mut again = std::pin::pin!(shared.caches_reflect_async(target));
+        assert!(again.as_mut().poll(&mut cx).is_ready());
+        assert_eq!(shared.waiters.load(Ordering::SeqCst), 0);
     }
 
     #[test]

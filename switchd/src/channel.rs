@@ -29,11 +29,13 @@
 //!   may be kept in the bounded, aged buffer pool ([`packet_in`]).
 //!
 //! Invariants: a connection's requests are handled in order, one at a time,
-//! on its own task; a BARRIER reply is sent only after every earlier
-//! request was applied and `Shared::wait_for_caches` confirmed that every
-//! forwarding thread's caches reflect it (the wait runs on a blocking
-//! thread). At most one connection is MASTER. The hub's locks are held only
-//! for short, non-blocking sections and never across an `.await`.
+//! on its own task, which also writes the replies; a BARRIER reply is sent
+//! only after every earlier request was applied and every forwarding
+//! thread's caches reflect it (`Shared::caches_reflect`, checked at once;
+//! when a busy thread is behind, the task awaits
+//! `Shared::caches_reflect_async`, which that thread wakes). At most one
+//! connection is MASTER. The hub's locks are held only for short,
+//! non-blocking sections and never across an `.await`.
 //!
 //! The channel does not own the bridge: it sees it through [`Datapath`],
 //! which the daemon's bridge implements, so the whole channel can be tested

@@ -245,7 +245,7 @@ impl Pipeline {
             _ => Arc::new(RuleStats::new(now_ms)),
         };
         let rule = Arc::new(Rule {
-            match_: m,
+            packed_match: super::rule::PackedMatch::new(&m),
             priority: fm.priority,
             cookie: fm.cookie,
             table_id: fm.table_id,
@@ -319,14 +319,14 @@ impl Pipeline {
                 table
                     .get(&m, fm.priority)
                     .filter(|r| selects(r))
-                    .map(|r| (r.match_, r.priority))
+                    .map(|r| (r.match_(), r.priority))
                     .into_iter()
                     .collect()
             } else {
                 table
                     .rules_loose(&m)
                     .filter(|r| selects(r))
-                    .map(|r| (r.match_, r.priority))
+                    .map(|r| (r.match_(), r.priority))
                     .collect()
             };
             for (dm, dp) in doomed {

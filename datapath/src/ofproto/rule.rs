@@ -10,13 +10,18 @@
 //! translation can hand out `Arc<Rule>`s freely: a reference is a snapshot of
 //! the rule's behaviour and a live handle on its counters.
 //!
+//! A rule keeps its match packed ([`PackedMatch`]: only the words its mask
+//! examines), as a large table holds many rules that examine two or three
+//! of the flow key's words, and the classifier keeps its own copy for
+//! lookups; [`Rule::match_`] unpacks it.
+//!
 //! Counters use relaxed atomics: each is an independent monotonic sum, and
 //! readers (statistics replies, expiry) tolerate a value a few packets old.
 //! `last_used_ms` only moves forward (`fetch_max`), so credits pushed late by
 //! a slow thread never make a rule look idle longer than it was.
 
 use super::instruction::Instructions;
-use crate::flow::Match;
+use crate::flow::{FlowKey, FlowMask, Match, FLOW_WORDS};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -85,11 +90,73 @@ impl RuleStats {
     }
 }
 
+// Every word of a key has its bit in `PackedMatch::present`.
+const _: () = assert!(FLOW_WORDS <= 32);
+
+/// A match stored by the words its mask examines only: a catch-all takes
+/// no heap, a match on two fields of different words 32 bytes of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackedMatch {
+    /// Bit `i` set: word `i` of the mask is not zero.
+    present: u32,
+    /// For each present word, in order: the key word, then the mask word.
+    words: Box<[u64]>,
+}
+
+impl PackedMatch {
+    /// Packs `m` (its key is masked on the way).
+    pub fn new(m: &Match) -> PackedMatch {
+        let keys = m.key.as_words();
+        let masks = m.mask.key.as_words();
+        let mut present = 0u32;
+        let mut words = Vec::new();
+        for (i, (k, mk)) in keys.iter().zip(masks).enumerate() {
+            if *mk != 0 {
+                present |= 1 << i;
+                words.push(k & mk);
+                words.push(*mk);
+            }
+        }
+        PackedMatch {
+            present,
+            words: words.into_boxed_slice(),
+        }
+    }
+
+    /// The match.
+    pub fn unpack(&self) -> Match {
+        let mut key = [0u64; FLOW_WORDS];
+        let mut mask = [0u64; FLOW_WORDS];
+        let mut pairs = self.words.chunks_exact(2);
+        for i in 0..FLOW_WORDS {
+            if self.present & (1 << i) == 0 {
+                continue;
+            }
+            if let (Some(pair), Some(k), Some(mk)) = (pairs.next(), key.get_mut(i), mask.get_mut(i))
+            {
+                *k = pair[0];
+                *mk = pair[1];
+            }
+        }
+        Match {
+            key: FlowKey::from_words(key),
+            mask: FlowMask {
+                key: FlowKey::from_words(mask),
+            },
+        }
+    }
+
+    /// Whether the match examines nothing.
+    pub fn is_catch_all(&self) -> bool {
+        self.present == 0
+    }
+}
+
 /// One flow entry.
 #[derive(Debug)]
 pub struct Rule {
-    /// The match (`key` already masked).
-    pub match_: Match,
+    /// The match (`key` already masked), packed; see [`Rule::match_`].
+    pub(crate) packed_match: PackedMatch,
     /// Priority; higher wins.
     pub priority: u16,
     /// Opaque controller-issued identifier.
@@ -120,7 +187,7 @@ impl Rule {
         now_ms: u64,
     ) -> Rule {
         Rule {
-            match_,
+            packed_match: PackedMatch::new(&match_),
             priority,
             cookie: 0,
             table_id,
@@ -142,7 +209,7 @@ impl Rule {
         now_ms: u64,
     ) -> Rule {
         Rule {
-            match_: self.match_,
+            packed_match: self.packed_match.clone(),
             priority: self.priority,
             cookie: self.cookie,
             table_id: self.table_id,
@@ -157,6 +224,11 @@ impl Rule {
                 Arc::clone(&self.stats)
             },
         }
+    }
+
+    /// The match (`key` already masked).
+    pub fn match_(&self) -> Match {
+        self.packed_match.unpack()
     }
 
     /// Credits `packets` and `bytes` matched at `now_ms`.
@@ -190,7 +262,7 @@ impl Rule {
 
     /// Whether the rule is a table-miss entry (priority 0, matches everything).
     pub fn is_table_miss(&self) -> bool {
-        self.priority == 0 && self.match_.mask.is_wildcard()
+        self.priority == 0 && self.packed_match.is_catch_all()
     }
 
     /// Why the rule has expired at `now_ms`, if it has. The hard timeout is
@@ -324,6 +396,34 @@ mod tests {
         r.credit(1, 1, 1);
         assert_eq!(r.packet_count(), u64::MAX);
         assert_eq!(r.byte_count(), u64::MAX);
+    }
+
+    #[test]
+    fn a_packed_match_unpacks_to_the_match_it_was_made_from() {
+        use crate::flow::{Field, FlowMask};
+        let mut ip = Match::catch_all();
+        ip.set(Field::EthType, 0x0800);
+        ip.set_masked(Field::Ipv4Dst, 0xc613_0a07, 0xffff_ff00);
+        ip.set(Field::UdpDst, 53);
+        let mut key = FlowKey::default();
+        key.as_words_mut()
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, w)| {
+                *w = u64::try_from(i)
+                    .unwrap_or(0)
+                    .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            });
+        let exact = Match::new(key, FlowMask::exact());
+        for m in [Match::catch_all(), ip, exact] {
+            let p = PackedMatch::new(&m);
+            assert_eq!(p.unpack(), m);
+            assert_eq!(p.is_catch_all(), m.mask.is_wildcard());
+        }
+        let r = Rule::new(0, ip, 5, Instructions::drop(), 0);
+        assert_eq!(r.match_(), ip);
+        assert!(!r.is_table_miss());
+        assert!(Rule::new(0, Match::catch_all(), 0, Instructions::drop(), 0).is_table_miss());
     }
 
     #[test]

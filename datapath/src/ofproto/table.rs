@@ -136,7 +136,7 @@ impl Table {
         if rule.has_timeout() {
             self.timed += 1;
         }
-        let old = self.classifier.insert(rule.match_, rule.priority, rule);
+        let old = self.classifier.insert(rule.match_(), rule.priority, rule);
         if old.as_ref().is_some_and(|o| o.has_timeout()) {
             self.timed -= 1;
         }
@@ -146,7 +146,7 @@ impl Table {
     /// Replaces the rule with identical match and priority by `rule` (same
     /// timeouts), returning the old one; `None` (and no change) if absent.
     pub(super) fn replace(&mut self, rule: Arc<Rule>) -> Option<Arc<Rule>> {
-        let slot = self.classifier.get_mut(&rule.match_, rule.priority)?;
+        let slot = self.classifier.get_mut(&rule.match_(), rule.priority)?;
         let timed_delta = (isize::from(rule.has_timeout())) - isize::from(slot.has_timeout());
         let old = std::mem::replace(slot, rule);
         self.timed = self.timed.saturating_add_signed(timed_delta);

@@ -5,22 +5,28 @@
 //!
 //! # Design
 //!
-//! Three queues bound what a connection can hold:
+//! One task per connection reads, handles and writes: a reply is written
+//! by the task that made it, the moment it is made, with no hand-off to
+//! another task or thread (a round trip of a flow mod and a barrier, what
+//! `ovs-ofctl add-flows` does for every flow, costs one wake-up of this
+//! task). Two bounds limit what a connection can hold:
 //!
 //! - the hub's queue of asynchronous messages for this connection (filled
 //!   with `try_send`, so a full queue drops, never blocks the publisher);
-//! - the state machine's transmit queue, drained after every step;
-//! - the writer's queue: a separate task writes to the socket, so a peer
-//!   that stops reading blocks only that writer. When its queue is full the
-//!   engine waits, stops reading requests (TCP pushes back on the peer),
-//!   and the asynchronous queue fills and drops.
+//! - the unwritten output ([`OUTPUT_HIGH_WATER`]): above it the engine
+//!   stops reading requests (TCP pushes back on the peer) and stops taking
+//!   asynchronous messages (their queue fills and drops), and only writes.
 //!
-//! The engine loop waits on whichever comes first: bytes from the peer, an
-//! asynchronous message, or the state machine's timer (echo probe, then
-//! disconnection after two silent intervals). Requests are handled in
-//! arrival order; a BARRIER waits, on a blocking thread, for
-//! `Shared::wait_for_caches` before its reply is queued, and nothing after
-//! it is handled meanwhile.
+//! The engine loop waits on whichever comes first: the socket taking
+//! output (preferred), bytes from the peer, an asynchronous message, or the
+//! state machine's timer (echo probe, then disconnection after two silent
+//! intervals). A whole read's worth of requests is handled in one pass, in
+//! arrival order. A BARRIER is answered at once when every forwarding
+//! thread's caches already reflect the pipeline (always so while they are
+//! idle); otherwise the engine awaits `Shared::caches_reflect_async`
+//! (woken by the forwarding thread that catches up last, no polling),
+//! writing earlier output meanwhile, and handles nothing after the barrier
+//! until it is answered.
 
 use super::handler::{Response, Session};
 use super::{ConnKind, Hub};
@@ -31,8 +37,11 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-/// Messages the writer task may hold.
-const WRITE_QUEUE_DEPTH: usize = 256;
+/// Unwritten output above which the connection stops taking requests and
+/// asynchronous messages in.
+const OUTPUT_HIGH_WATER: usize = 1 << 20;
+/// Output buffer capacity kept between bursts.
+const OUTPUT_KEEP: usize = 256 * 1024;
 /// Longest a BARRIER waits for the forwarding caches.
 const BARRIER_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -56,24 +65,6 @@ impl Drop for Registration {
     fn drop(&mut self) {
         self.hub.unregister(self.id);
     }
-}
-
-async fn write_loop<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::Receiver<Vec<u8>>) {
-    while let Some(b) = rx.recv().await {
-        if wr.write_all(&b).await.is_err() {
-            return;
-        }
-        // Coalesce what is already queued before flushing.
-        while let Ok(b) = rx.try_recv() {
-            if wr.write_all(&b).await.is_err() {
-                return;
-            }
-        }
-        if wr.flush().await.is_err() {
-            return;
-        }
-    }
-    let _ = wr.shutdown().await;
 }
 
 /// Runs one connection on `stream` until it closes. `peer` names it in
@@ -108,9 +99,8 @@ async fn drive<S>(
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
-    let (mut rd, wr) = tokio::io::split(stream);
-    let (wtx, wrx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE_DEPTH);
-    let writer = tokio::spawn(write_loop(wr, wrx));
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let mut out = Output::default();
     let session = Session::new(Arc::clone(hub), id);
     let config = Config {
         probe_interval_ms: hub.settings().probe_interval_ms,
@@ -128,51 +118,44 @@ where
         };
     }
     'outer: loop {
-        // Handle everything the state machine produced, then write it
-        // (handling produces messages, never further events).
-        {
-            while let Some(ev) = conn.poll_event() {
-                match ev {
-                    Event::Connected { .. } => {
-                        established = true;
-                        hub.established(id);
-                        let bridge = hub.datapath().name();
-                        tracing::info!(%bridge, %peer, "OpenFlow connection established");
-                    }
-                    Event::Message { xid, msg, raw } => {
-                        for r in session.handle(msg) {
-                            match r {
-                                Response::Reply(m) => conn.send(xid, m),
-                                Response::Error(k) => conn.send_error(xid, k, &raw),
-                                Response::Barrier => {
-                                    flush(&mut conn, &wtx).await;
-                                    let shared = Arc::clone(hub.shared());
-                                    let target = shared.epoch();
-                                    let ok = tokio::task::spawn_blocking(move || {
-                                        shared.wait_for_caches(target, BARRIER_TIMEOUT)
-                                    })
-                                    .await
-                                    .unwrap_or(false);
-                                    if !ok {
+        // Handle everything the state machine produced (handling produces
+        // messages, never further events), then queue it for writing.
+        while let Some(ev) = conn.poll_event() {
+            match ev {
+                Event::Connected { .. } => {
+                    established = true;
+                    hub.established(id);
+                    let bridge = hub.datapath().name();
+                    tracing::info!(%bridge, %peer, "OpenFlow connection established");
+                }
+                Event::Message { xid, msg, raw } => {
+                    for r in session.handle(msg) {
+                        match r {
+                            Response::Reply(m) => conn.send(xid, m),
+                            Response::Error(k) => conn.send_error(xid, k, &raw),
+                            Response::Barrier => {
+                                out.take(&mut conn);
+                                match barrier(hub, &mut wr, &mut out).await {
+                                    Ok(true) => {}
+                                    Ok(false) => {
                                         let what = "barrier: caches did not confirm in time";
                                         tracing::warn!(%peer, "{what}");
                                     }
-                                    conn.send(xid, Message::BarrierReply);
+                                    Err(()) => break 'outer,
                                 }
+                                conn.send(xid, Message::BarrierReply);
                             }
                         }
                     }
-                    Event::Reply { .. } => {}
-                    Event::BadMessage { xid, error } => {
-                        tracing::debug!(%peer, xid, ?error, "malformed message refused");
-                    }
-                    Event::Closed(r) => reason = Some(r),
                 }
-            }
-            if !flush(&mut conn, &wtx).await {
-                break 'outer;
+                Event::Reply { .. } => {}
+                Event::BadMessage { xid, error } => {
+                    tracing::debug!(%peer, xid, ?error, "malformed message refused");
+                }
+                Event::Closed(r) => reason = Some(r),
             }
         }
+        out.take(&mut conn);
         if conn.is_closed() {
             break;
         }
@@ -186,12 +169,20 @@ where
                 None => std::future::pending::<()>().await,
             }
         };
+        let room = out.has_room();
         tokio::select! {
-            r = rd.read(&mut buf) => match r {
+            // Output first: a reply goes out from this task the moment it
+            // is made, with no hand-off to another thread.
+            biased;
+            r = step(&mut wr, &out), if out.busy() => match r {
+                Ok(n) => out.advance(n),
+                Err(()) => break,
+            },
+            r = rd.read(&mut buf), if room => match r {
                 Ok(0) | Err(_) => break,
                 Ok(n) => conn.handle_input(buf.get(..n).unwrap_or(&[]), hub.clock_ms()),
             },
-            Some(m) = async_rx.recv(), if established => {
+            Some(m) = async_rx.recv(), if established && room => {
                 let _ = conn.send_async(m);
             }
             () = sleep => conn.handle_timeout(hub.clock_ms()),
@@ -199,25 +190,123 @@ where
         }
     }
     // Queued bytes (a HELLO_FAILED error, say) still go out before the
-    // writer shuts the stream.
-    let _ = flush(&mut conn, &wtx).await;
-    drop(wtx);
-    let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
+    // stream is shut.
+    out.take(&mut conn);
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        if wr.write_all(out.pending()).await.is_ok() {
+            let _ = wr.shutdown().await;
+        }
+    })
+    .await;
     Ended {
         was_established: established,
         reason,
     }
 }
 
-/// Moves the state machine's transmit queue to the writer; false when the
-/// writer is gone.
-async fn flush(conn: &mut Connection, wtx: &mpsc::Sender<Vec<u8>>) -> bool {
-    while let Some(b) = conn.poll_transmit() {
-        if wtx.send(b).await.is_err() {
-            return false;
+/// Waits until every forwarding thread's caches reflect every change made
+/// so far: at once when they already do (always so while the threads are
+/// idle), else until the thread that catches up last wakes this task,
+/// writing the pending output meanwhile. `Ok(false)` when the caches did
+/// not confirm within [`BARRIER_TIMEOUT`], `Err` when the stream failed.
+async fn barrier<W: AsyncWrite + Unpin>(
+    hub: &Arc<Hub>,
+    wr: &mut W,
+    out: &mut Output,
+) -> Result<bool, ()> {
+    let shared = hub.shared();
+    let target = shared.epoch();
+    if shared.caches_reflect(target) {
+        return Ok(true);
+    }
+    let wait = tokio::time::timeout(BARRIER_TIMEOUT, shared.caches_reflect_async(target));
+    tokio::pin!(wait);
+    loop {
+        tokio::select! {
+            r = &mut wait => return Ok(r.is_ok() || shared.caches_reflect(target)),
+            r = step(wr, out), if out.busy() => out.advance(r?),
         }
     }
-    true
+}
+
+/// One write of pending output, or the flush that follows the last one
+/// (a TLS stream sends its records on flush); returns the bytes written
+/// (0 for the flush). One operation only, so it may be cancelled by a
+/// `select!` without losing track of what went out.
+async fn step<W: AsyncWrite + Unpin>(wr: &mut W, out: &Output) -> Result<usize, ()> {
+    if out.is_empty() {
+        return wr.flush().await.map(|()| 0).map_err(drop);
+    }
+    match wr.write(out.pending()).await {
+        Ok(0) | Err(_) => Err(()),
+        Ok(n) => Ok(n),
+    }
+}
+
+/// Bytes waiting to be written to the peer, in order.
+#[derive(Debug, Default)]
+struct Output {
+    buf: Vec<u8>,
+    /// How much of `buf` was written.
+    pos: usize,
+    /// Whether bytes were written since the last flush (a TLS stream
+    /// sends its records on flush).
+    unflushed: bool,
+}
+
+impl Output {
+    /// Moves the state machine's transmit queue here.
+    fn take(&mut self, conn: &mut Connection) {
+        while let Some(b) = conn.poll_transmit() {
+            if self.buf.is_empty() {
+                self.buf = b;
+            } else {
+                self.buf.extend_from_slice(&b);
+            }
+        }
+    }
+
+    fn pending(&self) -> &[u8] {
+        self.buf.get(self.pos..).unwrap_or(&[])
+    }
+
+    fn is_empty(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    /// Whether requests and asynchronous messages may be taken in: below
+    /// the high-water mark, else the peer is pushed back (TCP) and the
+    /// asynchronous queue fills and drops.
+    fn has_room(&self) -> bool {
+        self.buf.len() - self.pos.min(self.buf.len()) < OUTPUT_HIGH_WATER
+    }
+
+    /// Whether there is something to write or flush.
+    fn busy(&self) -> bool {
+        self.unflushed || !self.is_empty()
+    }
+
+    /// Records a [`step`]: `n` bytes written, or the flush when 0.
+    fn advance(&mut self, n: usize) {
+        if n == 0 {
+            self.unflushed = false;
+            return;
+        }
+        self.pos += n;
+        self.unflushed = true;
+        if self.is_empty() {
+            self.pos = 0;
+            self.buf.clear();
+            if self.buf.capacity() > OUTPUT_KEEP {
+                self.buf = Vec::new();
+            }
+        } else if self.pos >= OUTPUT_KEEP && self.pos * 2 >= self.buf.len() {
+            // Written bytes go once they outnumber the rest: each byte is
+            // moved at most once on average.
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -354,6 +443,82 @@ mod tests {
             unreachable!()
         };
         assert_eq!(ps.desc.port_no, 9);
+    }
+
+    #[test]
+    fn output_written_in_pieces_while_more_is_queued_comes_out_whole_and_in_order() {
+        let byte = |i: usize| u8::try_from(i % 251).unwrap_or(0);
+        let total = 5 * OUTPUT_KEEP + 12_345;
+        let mut out = Output::default();
+        let (mut queued, mut sink) = (0usize, Vec::new());
+        while sink.len() < total {
+            // Queue up to 70 kB more, as a pass of the engine would.
+            let more = (total - queued).min(70_000);
+            out.buf.extend((queued..queued + more).map(byte));
+            queued += more;
+            assert!(out.busy());
+            // The socket takes 50 kB at a time.
+            let n = out.pending().len().min(50_000);
+            sink.extend_from_slice(&out.pending()[..n]);
+            out.advance(n);
+            assert!(out.buf.len() - out.pos <= total);
+        }
+        assert!(out.is_empty());
+        assert!(out.busy(), "a flush is still due");
+        out.advance(0);
+        assert!(!out.busy());
+        assert!(sink.iter().enumerate().all(|(i, b)| *b == byte(i)));
+    }
+
+    #[tokio::test]
+    async fn requests_written_at_once_are_answered_in_order_with_their_xids() {
+        let (_hub, io) = start();
+        let mut c = Ctl::new(io).await;
+        let mut xids = Vec::new();
+        for i in 0..300u32 {
+            let m = match i % 3 {
+                0 => Message::FeaturesRequest,
+                1 => Message::GetConfigRequest,
+                _ => Message::BarrierRequest,
+            };
+            xids.push(c.conn.send_request(m));
+        }
+        let mut answered = Vec::new();
+        while answered.len() < xids.len() {
+            if let Event::Reply { xid, outcome } =
+                c.until(|e| matches!(e, Event::Reply { .. })).await
+            {
+                assert!(matches!(outcome, Outcome::Reply(_)), "{outcome:?}");
+                answered.push(xid);
+            }
+        }
+        assert_eq!(answered, xids);
+    }
+
+    #[tokio::test]
+    async fn a_barrier_behind_a_busy_forwarding_thread_is_answered_once_it_is_idle() {
+        let (hub, io) = start();
+        let mut c = Ctl::new(io).await;
+        let shared = Arc::clone(hub.shared());
+        // A thread that forwards and has not seen the next change.
+        let mut thread = datapath::dpif::DpThread::new(&shared);
+        shared.bump_epoch();
+        let xid = c.conn.send_request(Message::BarrierRequest);
+        c.pump_out().await;
+        let mut buf = vec![0u8; 4096];
+        let early = tokio::time::timeout(Duration::from_millis(300), c.io.read(&mut buf)).await;
+        assert!(early.is_err(), "no reply while the thread is behind");
+        thread.set_idle(&shared, true);
+        let ev = c
+            .until(|e| matches!(e, Event::Reply { xid: x, .. } if *x == xid))
+            .await;
+        assert!(matches!(
+            ev,
+            Event::Reply {
+                outcome: Outcome::Reply(Message::BarrierReply),
+                ..
+            }
+        ));
     }
 
     #[tokio::test]

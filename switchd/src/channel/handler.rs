@@ -16,9 +16,9 @@
 //! the hub after the change is applied.
 //!
 //! BARRIER is the one request that is not answered here: the handler
-//! returns [`Response::Barrier`] and the connection waits, off the runtime,
-//! for every forwarding thread's caches to reflect the pipeline before it
-//! replies.
+//! returns [`Response::Barrier`] and the connection waits (without
+//! blocking the runtime) for every forwarding thread's caches to reflect
+//! the pipeline before it replies.
 
 use super::roles::Role;
 use super::{Hub, N_TABLES};

@@ -790,7 +790,7 @@ pub fn trace_text(
         match ev {
             TraceEvent::Lookup { table_id, rule, .. } => match rule {
                 Some(r) => {
-                    let m = of_match(&r.match_);
+                    let m = of_match(&r.match_());
                     let mut head = if m.is_empty() {
                         format!("priority={}", r.priority)
                     } else {
