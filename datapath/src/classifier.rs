@@ -67,6 +67,13 @@
 //! up directly in subtables whose mask it covers and scans the others that
 //! hold a rule of the priority asked about.
 //!
+//! **Memory.** A subtable stores its mask once; each of its hash-table
+//! entries holds only the key words that mask examines (a few of the key's
+//! nineteen) and the rules, and no hashes (they are recomputed from the key
+//! words when the table grows or an entry goes). Lookups and iteration
+//! therefore hand out a [`MatchRef`], which rebuilds the full [`Match`] on
+//! request; the pipeline's callers only want the rule.
+//!
 //! [`linear::LinearClassifier`] is the obviously-correct reference the tests
 //! compare against.
 
@@ -79,6 +86,7 @@ use hashbrown::HashMap;
 use smallvec::SmallVec;
 
 use crate::flow::{Field, FlowKey, FlowMask, Match};
+pub use subtable::MatchRef;
 use subtable::{Subtable, TrieMemo};
 use trie::{PrefixTrie, TrieCtx};
 
@@ -118,7 +126,10 @@ impl<T> Default for Classifier<T> {
 fn order_key(
     st: &Subtable<impl Sized>,
 ) -> (core::cmp::Reverse<u16>, &[u64; crate::flow::FLOW_WORDS]) {
-    (core::cmp::Reverse(st.max_priority), st.mask.key.as_words())
+    (
+        core::cmp::Reverse(st.max_priority),
+        st.shape.mask.key.as_words(),
+    )
 }
 
 impl<T> Classifier<T> {
@@ -170,7 +181,7 @@ impl<T> Classifier<T> {
     fn reposition(&mut self, i: usize) {
         if self.subtables[i].n_rules == 0 {
             let st = self.subtables.remove(i);
-            self.positions.remove(&st.mask);
+            self.positions.remove(&st.shape.mask);
             self.fix_positions(i..self.subtables.len());
             return;
         }
@@ -184,7 +195,7 @@ impl<T> Classifier<T> {
     fn fix_positions(&mut self, range: core::ops::Range<usize>) {
         for k in range {
             if let Some(st) = self.subtables.get(k) {
-                self.positions.insert(st.mask, k);
+                self.positions.insert(st.shape.mask, k);
             }
         }
     }
@@ -267,12 +278,12 @@ impl<T> Classifier<T> {
     /// Highest-priority rule matching `key`; ORs into `wc` every bit it
     /// examined (also when there is no match: the bits that proved no rule
     /// matches). Allocates nothing.
-    pub fn lookup(&self, key: &FlowKey, wc: &mut FlowMask) -> Option<(&Match, u16, &T)> {
+    pub fn lookup(&self, key: &FlowKey, wc: &mut FlowMask) -> Option<(MatchRef<'_>, u16, &T)> {
         let mut memo: TrieMemo = [TrieCtx::default(); MAX_PREFIX_FIELDS];
         for (ctx, trie) in memo.iter_mut().zip(&self.tries) {
             *ctx = TrieCtx::start(trie, key);
         }
-        let mut best: Option<(&Match, u16, &T)> = None;
+        let mut best: Option<(MatchRef<'_>, u16, &T)> = None;
         for st in &self.subtables {
             if let Some((_, p, _)) = best {
                 if p >= st.max_priority {
@@ -289,24 +300,27 @@ impl<T> Classifier<T> {
     }
 
     /// Every rule, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (&Match, u16, &T)> {
+    pub fn iter(&self) -> impl Iterator<Item = (MatchRef<'_>, u16, &T)> {
         self.subtables.iter().flat_map(|st| {
             st.buckets()
-                .flat_map(|b| b.rules.iter().map(move |(p, v)| (&b.m, *p, v)))
+                .flat_map(|(m, b)| b.rules.iter().map(move |(p, v)| (m, *p, v)))
         })
     }
 
     /// Non-strict: rules whose match is at least as specific as `m` (rule
     /// mask ⊇ `m.mask`, rule key agrees with `m.key` on `m.mask`), in no
     /// particular order. OpenFlow's modify/delete.
-    pub fn iter_loose<'a>(&'a self, m: &'a Match) -> impl Iterator<Item = (&'a Match, u16, &'a T)> {
+    pub fn iter_loose<'a>(
+        &'a self,
+        m: &'a Match,
+    ) -> impl Iterator<Item = (MatchRef<'a>, u16, &'a T)> {
         self.subtables
             .iter()
-            .filter(move |st| m.mask.is_subset_of(&st.mask))
+            .filter(move |st| m.mask.is_subset_of(&st.shape.mask))
             .flat_map(move |st| {
                 st.buckets()
-                    .filter(move |b| b.m.key.eq_masked(&m.key, &m.mask))
-                    .flat_map(|b| b.rules.iter().map(move |(p, v)| (&b.m, *p, v)))
+                    .filter(move |(rm, _)| rm.agrees_on(&m.key, &m.mask))
+                    .flat_map(|(rm, b)| b.rules.iter().map(move |(p, v)| (rm, *p, v)))
             })
     }
 
@@ -319,35 +333,39 @@ impl<T> Classifier<T> {
             .take_while(|st| st.max_priority >= priority)
             .filter(|st| st.has_priority(priority))
             .any(|st| {
-                if st.mask.is_subset_of(&m.mask) {
+                if st.shape.mask.is_subset_of(&m.mask) {
                     // A rule intersects `m` only if it equals `m`'s key on
                     // the whole subtable mask: one bucket to look at.
                     st.bucket_for(&m.key, &self.hash_state)
                         .is_some_and(|b| b.rules.iter().any(|(p, _)| *p == priority))
                 } else {
-                    st.buckets().any(|b| {
-                        linear::matches_intersect(&b.m, &m)
-                            && b.rules.iter().any(|(p, _)| *p == priority)
+                    st.buckets().any(|(rm, b)| {
+                        rm.intersects(&m) && b.rules.iter().any(|(p, _)| *p == priority)
                     })
                 }
             })
     }
 
     /// Keeps the rules for which `f` returns true.
-    pub fn retain(&mut self, mut f: impl FnMut(&Match, u16, &mut T) -> bool) {
+    pub fn retain(&mut self, mut f: impl FnMut(MatchRef<'_>, u16, &mut T) -> bool) {
         let mut dropped = 0usize;
+        let hs = &self.hash_state;
         for st in &mut self.subtables {
             let tries = &mut self.tries;
             let checks = st.tries.clone();
-            st.retain(&mut f, &mut |key: &FlowKey, _p| {
-                dropped += 1;
-                for check in &checks {
-                    if let Some(trie) = tries.get_mut(check.trie) {
-                        let v = trie.key_value(key);
-                        trie.remove(v, check.plen);
+            st.retain(
+                &mut f,
+                &mut |key: &FlowKey, _p| {
+                    dropped += 1;
+                    for check in &checks {
+                        if let Some(trie) = tries.get_mut(check.trie) {
+                            let v = trie.key_value(key);
+                            trie.remove(v, check.plen);
+                        }
                     }
-                }
-            });
+                },
+                hs,
+            );
         }
         self.n_rules -= dropped;
         if dropped > 0 {

@@ -2,9 +2,17 @@
 //! subtable's, hashed by masked key, with the per-stage indices that let a
 //! lookup stop after the metadata, L2 or L3 part of the key.
 //!
+//! Memory is the constraint that shapes a bucket: a table of 100,000 rules
+//! holds about as many buckets, so a bucket keeps only the key words the
+//! subtable's mask examines (usually two to four of the key's nineteen),
+//! in the order of the mask's word list, and nothing that can be
+//! recomputed from them (the hashes). The mask and its word list live once
+//! per subtable, in its [`Shape`]; [`MatchRef`] puts the two halves back
+//! together for callers that want the rule's match.
+//!
 //! Invariants:
-//! - every bucket's `m.mask` is the subtable's mask and its key is masked;
-//!   no two buckets have the same key;
+//! - every bucket's `key` holds, for each `(i, m)` of `words`, the rule
+//!   key's word `i` masked by `m`; no two buckets have the same key;
 //! - a bucket's rules are sorted by strictly decreasing priority (rules in
 //!   one bucket share their match, so equal priorities would be one rule);
 //! - `words` lists the nonzero words of the mask stage by stage (a key word
@@ -97,17 +105,87 @@ pub(crate) struct TrieCheck {
     pub stage: usize,
 }
 
+/// Key words a bucket holds without a heap allocation of its own; masks
+/// with more words are rare and pay for one.
+const KEY_INLINE: usize = 4;
+
 /// The rules sharing one masked key.
 #[derive(Clone, Debug)]
 pub(crate) struct Bucket<T> {
-    /// The rules' common match.
-    pub m: Match,
-    /// Hash of the key over all stages.
-    hash: u64,
-    /// Hashes of the key over the stages before the last.
-    partial: [u64; N_STAGES - 1],
+    /// The key's words under the mask, one per entry of the subtable's
+    /// `words`, in that order.
+    key: SmallVec<[u64; KEY_INLINE]>,
     /// (priority, value), strictly decreasing priority.
     pub rules: SmallVec<[(u16, T); 1]>,
+}
+
+/// What every rule of a subtable shares: its mask, and the mask's nonzero
+/// words stage by stage.
+#[derive(Clone, Debug)]
+pub(crate) struct Shape {
+    /// The mask every rule of the subtable has.
+    pub mask: FlowMask,
+    /// `(word index, word mask)`, the nonzero words of the mask stage by
+    /// stage.
+    words: SmallVec<[(usize, u64); 8]>,
+    /// Where each nonempty stage ends in `words`.
+    stage_ends: SmallVec<[usize; N_STAGES]>,
+}
+
+/// A rule's match as a subtable stores it: the subtable's shape and the
+/// bucket's key words. [`MatchRef::to_match`] builds the full [`Match`].
+#[derive(Clone, Copy)]
+pub struct MatchRef<'a> {
+    shape: &'a Shape,
+    key: &'a [u64],
+}
+
+impl<'a> MatchRef<'a> {
+    fn new<T>(shape: &'a Shape, b: &'a Bucket<T>) -> MatchRef<'a> {
+        MatchRef { shape, key: &b.key }
+    }
+
+    /// The match (key masked by the mask).
+    pub fn to_match(&self) -> Match {
+        let mut key = FlowKey::default();
+        let kw = key.as_words_mut();
+        for (&(i, _), &v) in self.shape.words.iter().zip(self.key) {
+            if let Some(w) = kw.get_mut(i) {
+                *w |= v;
+            }
+        }
+        Match {
+            key,
+            mask: self.shape.mask,
+        }
+    }
+
+    /// The mask.
+    pub fn mask(&self) -> &'a FlowMask {
+        &self.shape.mask
+    }
+
+    /// Whether `key` agrees with the match's key on every bit of `mask`
+    /// (which the caller has checked is within the match's mask).
+    pub(crate) fn agrees_on(&self, key: &FlowKey, mask: &FlowMask) -> bool {
+        let (kw, mw) = (key.as_words(), mask.key.as_words());
+        self.shape
+            .words
+            .iter()
+            .zip(self.key)
+            .all(|(&(i, m), &v)| (v ^ kw[i]) & m & mw[i] == 0)
+    }
+
+    /// Whether some packet matches both this match and `other`.
+    pub(crate) fn intersects(&self, other: &Match) -> bool {
+        self.agrees_on(&other.key, &other.mask)
+    }
+}
+
+impl core::fmt::Debug for MatchRef<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.to_match().fmt(f)
+    }
 }
 
 /// The per-lookup state of every trie.
@@ -116,10 +194,8 @@ pub(crate) type TrieMemo = [TrieCtx; super::MAX_PREFIX_FIELDS];
 /// All rules of one mask.
 #[derive(Clone, Debug)]
 pub(crate) struct Subtable<T> {
-    /// The mask every rule of the subtable has.
-    pub mask: FlowMask,
-    words: SmallVec<[(usize, u64); 8]>,
-    stage_ends: SmallVec<[usize; N_STAGES]>,
+    /// The mask and its words.
+    pub shape: Shape,
     indices: SmallVec<[HashTable<(u64, u32)>; N_STAGES - 1]>,
     table: HashTable<Bucket<T>>,
     prio_counts: BTreeMap<u16, u32>,
@@ -187,9 +263,11 @@ impl<T> Subtable<T> {
             }
         }
         Subtable {
-            mask,
-            words,
-            stage_ends,
+            shape: Shape {
+                mask,
+                words,
+                stage_ends,
+            },
             indices,
             table: HashTable::new(),
             prio_counts: BTreeMap::new(),
@@ -199,16 +277,21 @@ impl<T> Subtable<T> {
         }
     }
 
-    /// The hashes of a masked key: the partial hashes of the stages before
-    /// the last, and the full hash.
-    fn hashes(&self, key: &FlowKey, hs: &RandomState) -> ([u64; N_STAGES - 1], u64) {
+    /// The key words of `key` under the mask, as a bucket stores them.
+    fn key_words(&self, key: &FlowKey) -> SmallVec<[u64; KEY_INLINE]> {
         let kw = key.as_words();
+        self.shape.words.iter().map(|&(i, m)| kw[i] & m).collect()
+    }
+
+    /// The hashes of a bucket's key words: those of the stages before the
+    /// last, and the full hash.
+    fn hashes(stage_ends: &[usize], key: &[u64], hs: &RandomState) -> ([u64; N_STAGES - 1], u64) {
         let mut h = hs.build_hasher();
         let mut partial = [0u64; N_STAGES - 1];
         let mut start = 0;
-        for (s, &end) in self.stage_ends.iter().enumerate() {
-            for &(i, m) in &self.words[start..end] {
-                h.write_u64(kw[i] & m);
+        for (s, &end) in stage_ends.iter().enumerate() {
+            for &w in key.get(start..end).unwrap_or_default() {
+                h.write_u64(w);
             }
             if let Some(p) = partial.get_mut(s) {
                 *p = h.finish();
@@ -218,33 +301,31 @@ impl<T> Subtable<T> {
         (partial, h.finish())
     }
 
-    fn key_eq(words: &[(usize, u64)], a: &FlowKey, b: &FlowKey) -> bool {
-        let (aw, bw) = (a.as_words(), b.as_words());
-        words.iter().all(|&(i, m)| (aw[i] ^ bw[i]) & m == 0)
+    /// The full hash of a bucket's key words.
+    fn hash(key: &[u64], hs: &RandomState) -> u64 {
+        let mut h = hs.build_hasher();
+        for &w in key {
+            h.write_u64(w);
+        }
+        h.finish()
     }
 
     fn find_bucket(&self, key: &FlowKey, hs: &RandomState) -> Option<&Bucket<T>> {
-        let (_, h) = self.hashes(key, hs);
-        self.table
-            .find(h, |b| Self::key_eq(&self.words, &b.m.key, key))
+        let k = self.key_words(key);
+        self.table.find(Self::hash(&k, hs), |b| b.key == k)
     }
 
     fn find_bucket_mut(&mut self, key: &FlowKey, hs: &RandomState) -> Option<&mut Bucket<T>> {
-        let (_, h) = self.hashes(key, hs);
-        let words = &self.words;
-        self.table
-            .find_mut(h, |b| Self::key_eq(words, &b.m.key, key))
+        let k = self.key_words(key);
+        self.table.find_mut(Self::hash(&k, hs), |b| b.key == k)
     }
 
     /// Inserts a rule of match `m` (whose mask is the subtable's and whose
     /// key is masked); returns the replaced value of an identical rule.
     pub fn insert(&mut self, m: Match, priority: u16, value: T, hs: &RandomState) -> Option<T> {
-        let (partial, h) = self.hashes(&m.key, hs);
-        let words = &self.words;
-        if let Some(b) = self
-            .table
-            .find_mut(h, |b| Self::key_eq(words, &b.m.key, &m.key))
-        {
+        let key = self.key_words(&m.key);
+        let (partial, h) = Self::hashes(&self.shape.stage_ends, &key, hs);
+        if let Some(b) = self.table.find_mut(h, |b| b.key == key) {
             match b.rules.binary_search_by(|(p, _)| priority.cmp(p)) {
                 Ok(i) => return Some(core::mem::replace(&mut b.rules[i].1, value)),
                 Err(i) => b.rules.insert(i, (priority, value)),
@@ -260,16 +341,8 @@ impl<T> Subtable<T> {
             }
             let mut rules = SmallVec::new();
             rules.push((priority, value));
-            self.table.insert_unique(
-                h,
-                Bucket {
-                    m,
-                    hash: h,
-                    partial,
-                    rules,
-                },
-                |b| b.hash,
-            );
+            self.table
+                .insert_unique(h, Bucket { key, rules }, |b| Self::hash(&b.key, hs));
         }
         *self.prio_counts.entry(priority).or_insert(0) += 1;
         self.max_priority = self.max_priority.max(priority);
@@ -277,8 +350,15 @@ impl<T> Subtable<T> {
         None
     }
 
-    fn unindex(indices: &mut [HashTable<(u64, u32)>], partial: &[u64; N_STAGES - 1]) {
-        for (index, &ph) in indices.iter_mut().zip(partial) {
+    /// Forgets the partial hashes of a bucket's key words.
+    fn unindex(
+        indices: &mut [HashTable<(u64, u32)>],
+        stage_ends: &[usize],
+        key: &[u64],
+        hs: &RandomState,
+    ) {
+        let (partial, _) = Self::hashes(stage_ends, key, hs);
+        for (index, &ph) in indices.iter_mut().zip(&partial) {
             if let Ok(mut e) = index.find_entry(ph, |e| e.0 == ph) {
                 e.get_mut().1 -= 1;
                 if e.get().1 == 0 {
@@ -301,11 +381,10 @@ impl<T> Subtable<T> {
 
     /// Removes the rule of match `m` (masked, of this mask) and `priority`.
     pub fn remove(&mut self, m: &Match, priority: u16, hs: &RandomState) -> Option<T> {
-        let (_, h) = self.hashes(&m.key, hs);
-        let words = &self.words;
+        let key = self.key_words(&m.key);
         let Ok(mut entry) = self
             .table
-            .find_entry(h, |b| Self::key_eq(words, &b.m.key, &m.key))
+            .find_entry(Self::hash(&key, hs), |b| b.key == key)
         else {
             return None;
         };
@@ -314,7 +393,7 @@ impl<T> Subtable<T> {
         let (_, value) = b.rules.remove(i);
         if b.rules.is_empty() {
             let (b, _) = entry.remove();
-            Self::unindex(&mut self.indices, &b.partial);
+            Self::unindex(&mut self.indices, &self.shape.stage_ends, &b.key, hs);
         }
         self.uncount(priority);
         Some(value)
@@ -345,32 +424,37 @@ impl<T> Subtable<T> {
         self.find_bucket(key, hs)
     }
 
-    /// Every bucket.
-    pub fn buckets(&self) -> impl Iterator<Item = &Bucket<T>> {
-        self.table.iter()
+    /// Every bucket, with its match.
+    pub fn buckets(&self) -> impl Iterator<Item = (MatchRef<'_>, &Bucket<T>)> {
+        self.table
+            .iter()
+            .map(|b| (MatchRef::new(&self.shape, b), b))
     }
 
     /// Keeps the rules for which `f` is true; calls `removed` with the key of
     /// every rule dropped.
     pub fn retain(
         &mut self,
-        f: &mut impl FnMut(&Match, u16, &mut T) -> bool,
+        f: &mut impl FnMut(MatchRef<'_>, u16, &mut T) -> bool,
         removed: &mut impl FnMut(&FlowKey, u16),
+        hs: &RandomState,
     ) {
         let mut gone: Vec<u16> = Vec::new();
         let indices = &mut self.indices;
+        let shape = &self.shape;
         self.table.retain(|b| {
-            let m = b.m;
+            let key = &b.key;
             b.rules.retain(|(p, v)| {
-                let keep = f(&m, *p, v);
+                let m = MatchRef { shape, key };
+                let keep = f(m, *p, v);
                 if !keep {
-                    removed(&m.key, *p);
+                    removed(&m.to_match().key, *p);
                     gone.push(*p);
                 }
                 keep
             });
             if b.rules.is_empty() {
-                Self::unindex(indices, &b.partial);
+                Self::unindex(indices, &shape.stage_ends, &b.key, hs);
                 false
             } else {
                 true
@@ -391,17 +475,18 @@ impl<T> Subtable<T> {
         hs: &RandomState,
         tries: &[PrefixTrie],
         memo: &mut TrieMemo,
-    ) -> Option<(&'a Match, u16, &'a T)> {
+    ) -> Option<(MatchRef<'a>, u16, &'a T)> {
         let kw = key.as_words();
         let mut h = hs.build_hasher();
         let mut start = 0;
-        let last = self.stage_ends.len().saturating_sub(1);
-        for (s, &end) in self.stage_ends.iter().enumerate() {
+        let shape = &self.shape;
+        let last = shape.stage_ends.len().saturating_sub(1);
+        for (s, &end) in shape.stage_ends.iter().enumerate() {
             if self.tries.iter().any(|c| c.stage == s) && rules_out(&self.tries, s, wc, tries, memo)
             {
                 return None;
             }
-            for &(i, m) in &self.words[start..end] {
+            for &(i, m) in &shape.words[start..end] {
                 h.write_u64(kw[i] & m);
             }
             if s < last {
@@ -412,19 +497,24 @@ impl<T> Subtable<T> {
                     .is_some_and(|index| index.find(ph, |e| e.0 == ph).is_some());
                 if !present {
                     // Stages 0..=s alone prove that nothing here matches.
-                    or_words(wc, &self.words[..end]);
+                    or_words(wc, &shape.words[..end]);
                     return None;
                 }
             }
             start = end;
         }
-        or_words(wc, &self.words);
+        or_words(wc, &shape.words);
         let hash = h.finish();
-        let b = self
-            .table
-            .find(hash, |b| Self::key_eq(&self.words, &b.m.key, key))?;
+        // Every bucket holds one key word per mask word.
+        let b = self.table.find(hash, |b| {
+            shape
+                .words
+                .iter()
+                .zip(&b.key)
+                .all(|(&(i, m), &v)| kw[i] & m == v)
+        })?;
         let (p, v) = b.rules.first()?;
-        Some((&b.m, *p, v))
+        Some((MatchRef::new(shape, b), *p, v))
     }
 }
 

@@ -219,8 +219,8 @@ fn steer(k: &FlowKey, toward: &Match, wc: &FlowMask) -> FlowKey {
 
 type Hit = Option<(Match, u16)>;
 
-fn hit(r: Option<(&Match, u16, &usize)>) -> Hit {
-    r.map(|(m, p, _)| (*m, p))
+fn hit(r: Option<(MatchRef<'_>, u16, &usize)>) -> Hit {
+    r.map(|(m, p, _)| (m.to_match(), p))
 }
 
 /// Checks the classifier's answer against the reference for one packet and
@@ -237,17 +237,23 @@ fn check_lookup(
         (None, None) => {}
         (Some((gm, gp, gv)), Some((wm, wp, _))) => {
             prop_assert_eq!(gp, wp, "priority differs for {:?}", pkt);
+            let gm = gm.to_match();
             prop_assert!(gm.matches(pkt));
-            prop_assert_eq!(l.get(gm, gp), Some(gv));
+            prop_assert_eq!(l.get(&gm, gp), Some(gv));
             let tied = l
                 .iter()
                 .filter(|(m, p, _)| *p == wp && m.matches(pkt))
                 .count();
             if tied == 1 {
-                prop_assert_eq!(gm, wm);
+                prop_assert_eq!(&gm, wm);
             }
         }
-        (g, w) => prop_assert!(false, "got {:?}, want {:?}", hit(g), hit(w)),
+        (g, w) => prop_assert!(
+            false,
+            "got {:?}, want {:?}",
+            hit(g),
+            w.map(|(m, p, _)| (*m, p))
+        ),
     }
     Ok((hit(got), wc))
 }
@@ -435,7 +441,7 @@ proptest! {
             prop_assert_eq!(c.get(&noisy, *p), Some(v));
             prop_assert_eq!(c.get(m, p.wrapping_add(1)), model.get(&(*m, p.wrapping_add(1))));
         }
-        let mut all: Vec<_> = c.iter().map(|(m, p, v)| (*m, p, *v)).collect();
+        let mut all: Vec<_> = c.iter().map(|(m, p, v)| (m.to_match(), p, *v)).collect();
         let mut want: Vec<_> = model.iter().map(|((m, p), v)| (*m, *p, *v)).collect();
         let order = |a: &(Match, u16, u32), b: &(Match, u16, u32)| {
             (a.0.key.as_words(), a.0.mask.key.as_words(), a.1)
@@ -457,12 +463,12 @@ proptest! {
         for (base, fresh, muts) in &packets {
             let pkt = make_packet(*base, *fresh, muts, &rules);
             let mut wc = FlowMask::wildcard();
-            let got = c.lookup(&pkt, &mut wc).map(|(m, p, _)| (*m, p));
+            let got = c.lookup(&pkt, &mut wc).map(|(m, p, _)| (m.to_match(), p));
             let want = l.lookup(&pkt, &mut FlowMask::wildcard()).map(|(_, p, _)| p);
             prop_assert_eq!(got.map(|(_, p)| p), want);
             // No stale state: the same answer and mask as a fresh build.
             let mut fresh_wc = FlowMask::wildcard();
-            let fresh_got = cu.lookup(&pkt, &mut fresh_wc).map(|(m, p, _)| (*m, p));
+            let fresh_got = cu.lookup(&pkt, &mut fresh_wc).map(|(m, p, _)| (m.to_match(), p));
             prop_assert_eq!(got, fresh_got);
             prop_assert_eq!(wc, fresh_wc);
         }
@@ -528,7 +534,7 @@ proptest! {
             // Half the queries start from a rule's key so that they hit.
             let key = if rules.is_empty() || ix.index(2) == 0 { *key } else { rules[ix.index(rules.len())].1 };
             let q = Match::new(key, qmasks[*qi]);
-            let mut got: Vec<_> = c.iter_loose(&q).map(|(m, p, v)| (*m, p, *v)).collect();
+            let mut got: Vec<_> = c.iter_loose(&q).map(|(m, p, v)| (m.to_match(), p, *v)).collect();
             let mut want: Vec<_> = l
                 .iter()
                 .filter(|(m, _, _)| loose_covers(&q, m))
