@@ -295,6 +295,30 @@ fn context(e: io::Error, what: &str) -> io::Error {
     io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 
+/// How long a queue whose previous socket is still being torn down may
+/// answer `EBUSY` before the port gives up.
+const QUEUE_BUSY_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens the socket of queue `q`, retrying for a bounded time while the
+/// queue is busy: the kernel releases a closed socket's hold on its queue
+/// in deferred work, so a port removed and added straight back can find
+/// the queue still taken for a few milliseconds. A queue another live
+/// socket holds stays busy and fails after the grace period.
+fn open_queue(ifindex: u32, q: u32) -> io::Result<(xsk::XskRx, xsk::XskTx)> {
+    let deadline = std::time::Instant::now() + QUEUE_BUSY_GRACE;
+    loop {
+        match xsk::open(ifindex, q) {
+            Err(e)
+                if e.raw_os_error() == Some(libc::EBUSY)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Opens interface `name` as AF_XDP port `ofport`: one socket per
 /// interface queue, the program attached (natively if possible).
 pub fn open(ofport: u32, name: &str) -> io::Result<Opened> {
@@ -313,7 +337,7 @@ pub fn open(ofport: u32, name: &str) -> io::Result<Opened> {
     let mut rxs = Vec::new();
     let mut txs = Vec::new();
     for q in 0..queues {
-        let (rx, tx) = xsk::open(ifx, q).map_err(|e| {
+        let (rx, tx) = open_queue(ifx, q).map_err(|e| {
             let hint = if e.raw_os_error() == Some(libc::EBUSY) {
                 " (another AF_XDP socket, maybe another switch, holds that queue)"
             } else {
