@@ -16,7 +16,7 @@
 //! TAP has one queue.
 //!
 //! The OS-facing code (and all of its `unsafe`) lives in the submodules:
-//! [`afpacket`] (AF_PACKET + TPACKET_V3), [`afxdp`] (AF_XDP sockets fed
+//! [`afpacket`] (AF_PACKET + TPACKET_V2), [`afxdp`] (AF_XDP sockets fed
 //! by an XDP program), [`tap`] (TAP devices, which also
 //! back internal ports), [`netdev`] (interface facts: ifindex, MTU, address,
 //! carrier) and [`offload`] (virtio-net headers: GSO and partial checksums
