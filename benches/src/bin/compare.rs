@@ -1059,14 +1059,8 @@ fn measure(t: &Topology, cfg: &Config) -> Result<Run, String> {
     let rx_out = sink_thread
         .join()
         .map_err(|_| "sink thread panicked".to_string())?;
-    let count = |s: &str, tag: &str| -> Option<f64> {
-        s.lines()
-            .find_map(|l| l.strip_prefix(tag))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(|v| v as f64)
-    };
-    let tx = count(&tx_out?, "tx ").ok_or("generator printed no count")?;
-    let rx = count(&rx_out?, "rx ").ok_or("sink printed no count")?;
+    let tx = tagged_count(&tx_out?, "tx ").ok_or("generator printed no count")?;
+    let rx = tagged_count(&rx_out?, "rx ").ok_or("sink printed no count")?;
     run.udp_tx_pps = Some(tx / secs);
     run.udp_rx_pps = Some(rx / secs);
     run.udp_loss_pct = Some(if tx > 0.0 {
@@ -1561,6 +1555,14 @@ fn render_table(
         }
     }
     s
+}
+
+/// The count a child printed on its `TAG N` line (`tx 123`, `rx 120`).
+fn tagged_count(out: &str, tag: &str) -> Option<f64> {
+    out.lines()
+        .find_map(|l| l.strip_prefix(tag))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|v| v as f64)
 }
 
 #[cfg(test)]

@@ -205,14 +205,8 @@ fn raw_udp(t: &Topology, secs: f64, spread: Spread) -> Result<[f64; 3], String> 
     let rx_out = sink_thread
         .join()
         .map_err(|_| "sink thread panicked".to_string())?;
-    let count = |s: &str, tag: &str| -> Option<f64> {
-        s.lines()
-            .find_map(|l| l.strip_prefix(tag))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(|v| v as f64)
-    };
-    let tx = count(&tx_out?, "tx ").ok_or("generator printed no count")?;
-    let rx = count(&rx_out?, "rx ").ok_or("sink printed no count")?;
+    let tx = super::tagged_count(&tx_out?, "tx ").ok_or("generator printed no count")?;
+    let rx = super::tagged_count(&rx_out?, "rx ").ok_or("sink printed no count")?;
     let loss = if tx > 0.0 {
         ((tx - rx) / tx * 100.0).max(0.0)
     } else {
