@@ -20,7 +20,12 @@
 //!   (one load of a slot's status word), so for [`POLL_WINDOW`] after the
 //!   last frame a thread keeps polling, yielding the core between rounds to
 //!   whatever else is runnable there; only then does it block in `epoll`
-//!   for up to [`IDLE_WAIT_MS`] (busy polling spins instead). A loaded
+//!   for up to [`IDLE_WAIT_MS`] (busy polling spins instead). Queues whose
+//!   emptiness only a system call can tell (a TAP's `read`, an inbox's
+//!   eventfd) are read while they may hold frames: after `epoll` reported
+//!   them, or while reads keep filling whole batches; a polling thread asks
+//!   `epoll` about them every [`GATE_CHECK`], so a ring-fed load does not
+//!   pay a failing `read` per round. A loaded
 //!   thread thus never sleeps between batches, the first frame after a
 //!   quiet spell wakes the thread at once (the receive rings signal every
 //!   frame), and an idle switch costs nothing. Timeouts run
@@ -54,6 +59,10 @@ pub const IDLE_WAIT_MS: u16 = 100;
 /// well within it, so a busy thread never sleeps between batches, while an
 /// idle switch still blocks.
 pub const POLL_WINDOW: Duration = Duration::from_micros(200);
+/// How often a polling thread asks `epoll` whether its gated queues
+/// (TAPs, inboxes) have frames; an idle thread learns it at once from its
+/// blocking wait.
+pub const GATE_CHECK: Duration = Duration::from_micros(100);
 /// Spare buffers each thread keeps for output copies.
 const POOL_BUFFERS: usize = 96;
 /// Epoll token of the wakeup eventfd.
@@ -287,6 +296,13 @@ impl Drop for Forwarder {
 struct Served {
     ofport: u32,
     queue: RxQueue,
+    /// Whether finding out that the queue is empty costs a system call
+    /// (TAP reads, inbox eventfds): such a queue is read only while
+    /// `ready`.
+    gated: bool,
+    /// A gated queue may hold frames: its last read filled a whole batch,
+    /// or `epoll` reported it readable since.
+    ready: bool,
 }
 
 struct ThreadCtx {
@@ -330,6 +346,7 @@ impl ThreadCtx {
         let mut events = [EpollEvent::empty(); 32];
         let mut next_drop_poll = 0u64;
         let mut last_rx = Instant::now();
+        let mut last_gate_check = last_rx;
         loop {
             if !self.commands(&epoll, &mut queues) {
                 return Ok(());
@@ -338,8 +355,23 @@ impl ThreadCtx {
                 (gen, ports) = self.table.snapshot();
             }
             let now = now_ms();
+            let round = Instant::now();
+            if round.duration_since(last_gate_check) >= GATE_CHECK
+                && queues.iter().any(|s| s.gated && !s.ready)
+            {
+                last_gate_check = round;
+                let n = match epoll.wait(&mut events, 0u16) {
+                    Ok(n) => n,
+                    Err(nix::errno::Errno::EINTR) => 0,
+                    Err(e) => return Err(e.into()),
+                };
+                self.on_events(&epoll, &events[..n], &mut queues, &ports);
+            }
             let mut any = false;
             for s in &mut queues {
+                if s.gated && !s.ready {
+                    continue;
+                }
                 let Some(h) = ports.get(&s.ofport) else {
                     continue;
                 };
@@ -354,6 +386,9 @@ impl ThreadCtx {
                         0
                     }
                 };
+                if s.gated {
+                    s.ready = n == rx.len();
+                }
                 if n == 0 {
                     continue;
                 }
@@ -378,7 +413,7 @@ impl ThreadCtx {
                 }
             }
             if any {
-                last_rx = Instant::now();
+                last_rx = round;
                 continue;
             }
             dp.set_idle(shared, true);
@@ -387,7 +422,7 @@ impl ThreadCtx {
                 std::hint::spin_loop();
                 continue;
             }
-            if last_rx.elapsed() < POLL_WINDOW {
+            if round.duration_since(last_rx) < POLL_WINDOW {
                 // Traffic was seen a moment ago: more is likely, and polling
                 // the rings costs a load each, far less than sleeping and
                 // being woken. Yielding lets the other runnable tasks of this
@@ -401,18 +436,34 @@ impl ThreadCtx {
                 Err(nix::errno::Errno::EINTR) => 0,
                 Err(e) => return Err(e.into()),
             };
-            for ev in &events[..n] {
-                let token = ev.data();
-                if token == WAKE_TOKEN {
-                    let _ = self.wake.read();
-                    continue;
-                }
-                if ev
-                    .events()
-                    .intersects(EpollFlags::EPOLLERR | EpollFlags::EPOLLHUP)
-                {
-                    self.queue_error(&epoll, &mut queues, &ports, token);
-                }
+            last_gate_check = Instant::now();
+            self.on_events(&epoll, &events[..n], &mut queues, &ports);
+        }
+    }
+
+    /// Takes in what `epoll` reported: a wakeup, gated queues that became
+    /// readable, queues in error.
+    fn on_events(
+        &self,
+        epoll: &Epoll,
+        events: &[EpollEvent],
+        queues: &mut Vec<Served>,
+        ports: &HashMap<u32, Arc<PortHandle>>,
+    ) {
+        for ev in events {
+            let token = ev.data();
+            if token == WAKE_TOKEN {
+                let _ = self.wake.read();
+                continue;
+            }
+            for s in queues.iter_mut().filter(|s| u64::from(s.ofport) == token) {
+                s.ready = true;
+            }
+            if ev
+                .events()
+                .intersects(EpollFlags::EPOLLERR | EpollFlags::EPOLLHUP)
+            {
+                self.queue_error(epoll, queues, ports, token);
             }
         }
     }
@@ -427,7 +478,13 @@ impl ThreadCtx {
                         tracing::error!(bridge = %self.bridge, ofport, error = %e, "cannot poll a port queue");
                         continue;
                     }
-                    queues.push(Served { ofport, queue });
+                    let gated = queue.is_gated();
+                    queues.push(Served {
+                        ofport,
+                        queue,
+                        gated,
+                        ready: true,
+                    });
                 }
                 Cmd::Remove { ofport, ack } => {
                     queues.retain(|s| {

@@ -338,6 +338,17 @@ impl RxQueue {
         }
     }
 
+    /// Whether learning that this queue is empty takes a system call (a
+    /// TAP's `read`, an inbox's eventfd) rather than a load from shared
+    /// memory (a ring): the forwarding loop reads such a queue only when
+    /// `epoll` says it is readable or its last read filled a batch.
+    pub fn is_gated(&self) -> bool {
+        matches!(
+            self,
+            RxQueue::Tap(_) | RxQueue::Vxlan(_) | RxQueue::Patch(_)
+        )
+    }
+
     /// Frames the kernel dropped since the last call (ring full).
     pub fn take_drops(&mut self) -> u64 {
         match self {
