@@ -67,11 +67,19 @@ use std::time::Duration;
 
 /// How often (ms of `now`) a thread pushes statistics and does housekeeping.
 pub const FLUSH_INTERVAL_MS: u64 = 100;
+/// Longest spacing of idle-expiry sweeps, ms: a sweep walks the whole
+/// megaflow cache, so it runs every tenth of `max-idle` within
+/// [`FLUSH_INTERVAL_MS`] and this (statistics flushes only visit the
+/// entries hit since the last one).
+pub const EXPIRE_INTERVAL_MAX_MS: u64 = 1_000;
 /// How often (ms of `now`) a thread re-ranks its megaflow subtables.
 pub const RANK_INTERVAL_MS: u64 = 1_000;
 /// Idle time after which entries go when the megaflow cache is full, ms
 /// (as Open vSwitch shortens `max-idle` when over its flow limit).
 pub const FULL_CACHE_IDLE_MS: u64 = 100;
+/// Slots a miss on a full megaflow cache looks at for an entry idle for
+/// [`FULL_CACHE_IDLE_MS`] to make room.
+pub const FULL_CACHE_SCAN: usize = 64;
 
 /// Counters of one forwarding thread (`cache-stats`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -387,8 +395,12 @@ pub struct DpThread {
     upcall_ctx: XlateCtx,
     reval_ctx: XlateCtx,
     next_flush_ms: u64,
+    next_expire_ms: u64,
     next_rank_ms: u64,
-    next_full_evict_ms: u64,
+    /// Entries hit since their statistics were last reported: every entry
+    /// with unreported statistics is here (possibly twice, or gone since),
+    /// so a flush visits these instead of the whole cache.
+    dirty: Vec<FlowRef>,
     // Per-batch scratch, kept to avoid allocating.
     keys: Box<[FlowKey; BATCH_SIZE]>,
     targets: [Target; BATCH_SIZE],
@@ -433,8 +445,9 @@ impl DpThread {
             upcall_ctx: XlateCtx::new(),
             reval_ctx: XlateCtx::revalidation(),
             next_flush_ms: 0,
+            next_expire_ms: 0,
             next_rank_ms: 0,
-            next_full_evict_ms: 0,
+            dirty: Vec::new(),
             keys: Box::new([FlowKey::default(); BATCH_SIZE]),
             targets: [Target::Uncached(0); BATCH_SIZE],
             uncached: Vec::new(),
@@ -506,6 +519,8 @@ impl DpThread {
         self.flows
             .set_limit(shared.knobs.flow_limit.load(Ordering::SeqCst));
         self.max_idle_ms = shared.knobs.max_idle_ms.load(Ordering::SeqCst);
+        // A changed max-idle applies from this flush on.
+        self.next_expire_ms = 0;
     }
 
     /// Brings the caches up to date with the pipeline (read through `p`, the
@@ -584,8 +599,10 @@ impl DpThread {
     }
 
     fn flush_stats_with(&mut self, p: &Pipeline) {
-        for f in self.flows.iter_mut() {
-            flush_one(p, f);
+        for r in self.dirty.drain(..) {
+            if let Some(f) = self.flows.get_mut(r) {
+                flush_one(p, f);
+            }
         }
     }
 
@@ -606,9 +623,13 @@ impl DpThread {
         self.next_flush_ms = now_ms + FLUSH_INTERVAL_MS;
         self.apply_knobs(shared);
         self.flush_stats_with(p);
-        let idle = self.max_idle_ms;
-        self.flows
-            .evict_idle(now_ms, idle, |mut f| flush_one(p, &mut f));
+        if now_ms >= self.next_expire_ms {
+            let idle = self.max_idle_ms;
+            self.next_expire_ms =
+                now_ms + (idle / 10).clamp(FLUSH_INTERVAL_MS, EXPIRE_INTERVAL_MAX_MS);
+            self.flows
+                .evict_idle(now_ms, idle, |mut f| flush_one(p, &mut f));
+        }
         if now_ms >= self.next_rank_ms {
             self.next_rank_ms = now_ms + RANK_INTERVAL_MS;
             self.flows.rank_subtables();
@@ -675,6 +696,9 @@ impl DpThread {
             if use_emc {
                 if let Some(r) = self.emc.lookup(key, hash) {
                     if let Some(f) = self.flows.get_mut(r) {
+                        if f.packets == f.flushed_packets {
+                            self.dirty.push(r);
+                        }
                         f.credit(1, len, now_ms);
                         self.stats.emc_hits += 1;
                         self.targets[i] = Target::Flow(r);
@@ -686,6 +710,9 @@ impl DpThread {
             }
             if let Some(r) = self.flows.lookup(key) {
                 if let Some(f) = self.flows.get_mut(r) {
+                    if f.packets == f.flushed_packets {
+                        self.dirty.push(r);
+                    }
                     f.credit(1, len, now_ms);
                 }
                 self.stats.megaflow_hits += 1;
@@ -783,13 +810,15 @@ impl DpThread {
         use_emc: bool,
     ) -> Target {
         if t.cacheable {
-            if self.flows.is_full() && now_ms >= self.next_full_evict_ms {
-                // At most once per FULL_CACHE_IDLE_MS: a sweep walks the
-                // whole cache. Entries used in this batch were credited at
-                // `now_ms`, so none of them is idle.
-                self.next_full_evict_ms = now_ms + FULL_CACHE_IDLE_MS;
+            if self.flows.is_full() {
+                // One idle entry makes room, found by a bounded scan: the
+                // cost of a full cache is spread over its misses. Entries
+                // used in this batch were credited at `now_ms`, so none of
+                // them is idle.
                 self.flows
-                    .evict_idle(now_ms, FULL_CACHE_IDLE_MS, |mut f| flush_one(p, &mut f));
+                    .evict_one_idle(now_ms, FULL_CACHE_IDLE_MS, FULL_CACHE_SCAN, |mut f| {
+                        flush_one(p, &mut f)
+                    });
             }
             match self
                 .flows
@@ -797,6 +826,7 @@ impl DpThread {
             {
                 Ok(r) => {
                     if let Some(f) = self.flows.get_mut(r) {
+                        self.dirty.push(r);
                         f.credit(1, len, now_ms);
                     }
                     if use_emc {
@@ -1086,6 +1116,53 @@ mod tests {
         r.dp.maintain(&r.shared, 2_000);
         assert_eq!(r.dp.stats().flows, 0);
         assert_eq!(rule.packet_count(), 2);
+    }
+
+    #[test]
+    fn idle_expiry_sweeps_come_a_tenth_of_max_idle_apart() {
+        let mut r = Rig::new();
+        let rule = add(&r.shared, to_port(53), 10, vec![out(2)]);
+        r.send(1, &[frame(7, 53)], 0);
+        // Default max-idle 10 s: a sweep at 9.5 s keeps the entry, the
+        // flush at 10.1 s does not sweep, the sweep at 10.6 s expires it.
+        r.dp.maintain(&r.shared, 9_500);
+        r.dp.maintain(&r.shared, 10_100);
+        assert_eq!(r.dp.stats().flows, 1);
+        r.dp.maintain(&r.shared, 10_600);
+        assert_eq!(r.dp.stats().flows, 0);
+        assert_eq!(rule.packet_count(), 1);
+    }
+
+    #[test]
+    fn statistics_of_many_entries_all_reach_their_rules() {
+        let mut r = Rig::new();
+        let a = add(&r.shared, to_port(53), 10, vec![out(2)]);
+        let b = add(&r.shared, to_port(80), 10, vec![out(3)]);
+        // Distinct sources make distinct megaflows only if the source is
+        // examined; these rules do not, so one entry per port.
+        for t in 0..5u64 {
+            r.send(1, &[frame(1, 53), frame(2, 80), frame(3, 53)], t * 150);
+        }
+        r.dp.flush_stats(&r.shared);
+        assert_eq!((a.packet_count(), b.packet_count()), (10, 5));
+    }
+
+    #[test]
+    fn a_full_cache_makes_room_from_an_idle_entry() {
+        let mut r = Rig::new();
+        let a = add(&r.shared, to_port(53), 10, vec![out(2)]);
+        add(&r.shared, to_port(80), 10, vec![out(3)]);
+        r.shared.set_flow_limit(1);
+        r.dp.maintain(&r.shared, 0);
+        r.send(1, &[frame(1, 53)], 1);
+        // Idle for longer than FULL_CACHE_IDLE_MS: it gives way, and its
+        // statistics reach its rule.
+        let later = 1 + FULL_CACHE_IDLE_MS;
+        let sent = r.send(1, &[frame(1, 80)], later);
+        assert_eq!(sent.len(), 1);
+        let s = r.dp.stats();
+        assert_eq!((s.flows, s.lost), (1, 0));
+        assert_eq!(a.packet_count(), 1);
     }
 
     #[test]

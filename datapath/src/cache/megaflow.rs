@@ -23,8 +23,11 @@
 //! - Every live entry is in exactly the subtable of its mask; a subtable
 //!   with no entries is removed from the probe order.
 //! - The number of live entries never exceeds the limit: at the limit an
-//!   insertion is refused (and counted) and the caller may run
-//!   [`MegaflowCache::evict_idle`] first.
+//!   insertion is refused (and counted) and the caller may make room first
+//!   with [`MegaflowCache::evict_one_idle`] (a clock hand: a bounded scan
+//!   per insertion, so a full cache under a flood of new flows pays a
+//!   little per miss instead of stalling on a sweep of the whole cache) or
+//!   [`MegaflowCache::evict_idle`].
 //! - Lookups and hits allocate nothing.
 
 use super::{build_hasher, DumpedFlow, FlowRef};
@@ -150,6 +153,8 @@ pub struct MegaflowCache<T> {
     free_subtables: Vec<u32>,
     len: usize,
     limit: usize,
+    /// Where [`MegaflowCache::evict_one_idle`] goes on from.
+    hand: usize,
     hasher: foldhash::fast::SeedableRandomState,
     stats: MegaflowStats,
 }
@@ -182,6 +187,7 @@ impl<T> MegaflowCache<T> {
             free_subtables: Vec::new(),
             len: 0,
             limit: DEFAULT_FLOW_LIMIT,
+            hand: 0,
             hasher: build_hasher(),
             stats: MegaflowStats::default(),
         }
@@ -509,6 +515,44 @@ impl<T> MegaflowCache<T> {
         n
     }
 
+    /// Removes the first entry, going on from where the last call stopped
+    /// and looking at no more than `scan` slots, that has not been used for
+    /// `min_idle_ms` at `now_ms`, handing it to `removed`; returns whether
+    /// one went.
+    pub fn evict_one_idle(
+        &mut self,
+        now_ms: u64,
+        min_idle_ms: u64,
+        scan: usize,
+        removed: impl FnOnce(Megaflow<T>),
+    ) -> bool {
+        let n = self.slots.len();
+        if n == 0 {
+            return false;
+        }
+        for _ in 0..scan.min(n) {
+            let i = self.hand % n;
+            self.hand = i + 1;
+            let s = &self.slots[i];
+            let Some(f) = s.flow.as_ref() else {
+                continue;
+            };
+            if now_ms.saturating_sub(f.used_ms) < min_idle_ms {
+                continue;
+            }
+            let r = FlowRef {
+                index: u32::try_from(i).unwrap_or(u32::MAX),
+                generation: s.generation,
+            };
+            if let Some(f) = self.remove(r) {
+                self.stats.expired += 1;
+                removed(f);
+                return true;
+            }
+        }
+        false
+    }
+
     /// Removes the entries not used for `max_idle_ms` at `now_ms`, handing
     /// each to `removed` (whose unreported statistics still need a flush);
     /// returns how many went.
@@ -664,6 +708,43 @@ mod tests {
         assert_eq!(c.stats().refused_full, 1);
         // The refused mask left no empty subtable behind.
         assert_eq!(c.subtable_count(), 1);
+    }
+
+    #[test]
+    fn the_clock_hand_takes_idle_entries_one_at_a_time_and_skips_busy_ones() {
+        let mut c = MegaflowCache::<u32>::new();
+        let m = mask(&[Field::InPort]);
+        let busy = c.insert(&key(1, 0, 0), &m, out(1), 10, 0).unwrap();
+        let idle = c.insert(&key(2, 0, 0), &m, out(1), 20, 0).unwrap();
+        let idle2 = c.insert(&key(3, 0, 0), &m, out(1), 30, 0).unwrap();
+        c.get_mut(busy).unwrap().credit(1, 64, 1_000);
+        let mut gone = Vec::new();
+        assert!(c.evict_one_idle(1_000, 100, 64, |f| gone.push(f.data)));
+        assert_eq!(gone, vec![20]);
+        assert!(c.get(idle).is_none() && c.get(busy).is_some());
+        // The hand goes on from there: the next idle entry, then none.
+        assert!(c.evict_one_idle(1_000, 100, 64, |f| gone.push(f.data)));
+        assert_eq!(gone, vec![20, 30]);
+        assert!(c.get(idle2).is_none());
+        assert!(!c.evict_one_idle(1_000, 100, 64, |f| gone.push(f.data)));
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.stats().expired, 2);
+    }
+
+    #[test]
+    fn the_clock_hand_looks_at_no_more_slots_than_it_is_allowed() {
+        let mut c = MegaflowCache::<u32>::new();
+        let m = mask(&[Field::InPort]);
+        for i in 0..4 {
+            let r = c.insert(&key(i, 0, 0), &m, out(1), i, 0).unwrap();
+            if i < 3 {
+                c.get_mut(r).unwrap().credit(1, 64, 1_000);
+            }
+        }
+        // Only the fourth slot is idle: a scan of two does not reach it.
+        assert!(!c.evict_one_idle(1_000, 100, 2, |_| {}));
+        assert!(c.evict_one_idle(1_000, 100, 2, |_| {}));
+        assert_eq!(c.len(), 3);
     }
 
     #[test]
