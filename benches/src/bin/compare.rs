@@ -177,6 +177,9 @@ struct Config {
     threads: Option<usize>,
     tcp: bool,
     latency: bool,
+    /// The UDP sink blocks in `recvmmsg` (woken per datagram) instead of
+    /// polling.
+    blocking_sink: bool,
     phases: Phases,
     scale_rules: Vec<usize>,
     scale_tuples: Vec<u64>,
@@ -205,7 +208,7 @@ fn main() -> ExitCode {
 }
 
 const USAGE: &str = "usage: compare [--reps N] [--secs S] [--devices LIST] [--out DIR] \
-[--switchd PATH] [--ofctl PATH] [--threads N] [--no-tcp] [--no-latency] \
+[--switchd PATH] [--ofctl PATH] [--threads N] [--no-tcp] [--no-latency] [--blocking-sink] \
 [--base] [--scale] [--flow-setup] [--flow-mod] [--threads-scan] \
 [--scale-rules LIST] [--scale-tuples LIST] [--scale-secs S] [--setup-secs S] \
 [--flowmod-rules N] [--scan-threads LIST]";
@@ -256,6 +259,7 @@ fn parse_config(args: &[String]) -> Result<Config, String> {
         threads: None,
         tcp: true,
         latency: true,
+        blocking_sink: false,
         phases: Phases {
             base: false,
             scale: false,
@@ -350,6 +354,7 @@ fn parse_config(args: &[String]) -> Result<Config, String> {
             }
             "--no-tcp" => c.tcp = false,
             "--no-latency" => c.latency = false,
+            "--blocking-sink" => c.blocking_sink = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -434,12 +439,36 @@ fn child_gen(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Child mode `sink --port P --secs S`: counts UDP datagrams with
-/// `recvmmsg` until S seconds pass or the traffic stops for a second after
-/// it began, and prints `rx COUNT`.
+/// The `--mode` of the sink child for this run.
+fn sink_mode(cfg: &Config) -> &'static str {
+    if cfg.blocking_sink {
+        "block"
+    } else {
+        "poll"
+    }
+}
+
+/// How long the polling sink sleeps once it has drained its socket.
+const SINK_NAP: Duration = Duration::from_micros(200);
+
+/// Child mode `sink --port P --secs S --mode poll|block`: counts UDP
+/// datagrams with `recvmmsg` until S seconds pass or the traffic stops for
+/// a second after it began, and prints `rx COUNT`.
+///
+/// `poll` (the default of the tool) reads without blocking and naps for
+/// [`SINK_NAP`] whenever a read drains the socket, so the receiving socket
+/// has no sleeper to wake: the device under test, whose transmit call runs
+/// the receiver's softirq on a veth, does not also pay a wakeup and a
+/// context switch every few datagrams. `block` waits in `recvmmsg`
+/// (`MSG_WAITFORONE`), like an application that blocks in `recv`.
 fn child_sink(args: &[String]) -> Result<(), String> {
     let port: u16 = child_arg(args, "--port")?;
     let secs: f64 = child_arg(args, "--secs")?;
+    let poll = match child_arg::<String>(args, "--mode")?.as_str() {
+        "poll" => true,
+        "block" => false,
+        m => return Err(format!("--mode: expected poll or block, not {m:?}")),
+    };
     let sock = UdpSocket::bind(("0.0.0.0", port)).map_err(|e| format!("bind: {e}"))?;
     sock.set_read_timeout(Some(Duration::from_millis(200)))
         .map_err(|e| format!("timeout: {e}"))?;
@@ -488,10 +517,17 @@ fn child_sink(args: &[String]) -> Result<(), String> {
                 fd,
                 msgs.as_mut_ptr(),
                 BATCH_U32,
-                libc::MSG_WAITFORONE,
+                if poll {
+                    libc::MSG_DONTWAIT
+                } else {
+                    libc::MSG_WAITFORONE
+                },
                 std::ptr::null_mut(),
             )
         };
+        if poll && n < BATCH_U32 as libc::c_int {
+            std::thread::sleep(SINK_NAP);
+        }
         if n > 0 {
             received += u64::try_from(n).unwrap_or(0);
             last = Some(Instant::now());
@@ -1036,6 +1072,8 @@ fn measure(t: &Topology, cfg: &Config) -> Result<Run, String> {
             &UDP_PORT.to_string(),
             "--secs",
             &(secs + 3.0).to_string(),
+            "--mode",
+            sink_mode(cfg),
         ]);
     let sink_thread =
         std::thread::spawn(move || run_bounded(&mut sink, Duration::from_secs_f64(secs + 8.0)));
@@ -1253,6 +1291,7 @@ fn compare(cfg: &Config) -> Result<(), String> {
         "machine": machine(),
         "reps": cfg.reps,
         "secs": cfg.secs,
+        "sink": sink_mode(cfg),
         "medians": med.iter().map(|(d, m)| {
             let obj: serde_json::Map<String, Value> = METRICS.iter().zip(m.iter())
                 .map(|(k, v)| (k.to_string(), v.map_or(Value::Null, |x| json!(x))))
@@ -1474,13 +1513,14 @@ fn render_header(cfg: &Config) -> String {
         String::new()
     };
     format!(
-        "Machine: {} ({} cores), kernel {}, {}; {}; medians of {} interleaved repetitions{secs}.\n\n",
+        "Machine: {} ({} cores), kernel {}, {}; {}; medians of {} interleaved repetitions{secs}; UDP sink {}.\n\n",
         m["cpu"].as_str().unwrap_or(""),
         m["cores"],
         m["kernel"].as_str().unwrap_or(""),
         m["date"].as_str().unwrap_or(""),
         m["ovs"].as_str().unwrap_or(""),
         cfg.reps,
+        if cfg.blocking_sink { "blocking" } else { "polling" },
     )
 }
 

@@ -185,7 +185,7 @@ fn install(
 
 /// Offers `rawgen` traffic for `secs` and counts it at the sink:
 /// (received pps, offered pps, loss %).
-fn raw_udp(t: &Topology, secs: f64, spread: Spread) -> Result<[f64; 3], String> {
+fn raw_udp(cfg: &Config, t: &Topology, secs: f64, spread: Spread) -> Result<[f64; 3], String> {
     let me = super::child_exe()?;
     let me = me.to_string_lossy().into_owned();
     let mut sink = t.exec(&t.receiver, &me);
@@ -195,6 +195,8 @@ fn raw_udp(t: &Topology, secs: f64, spread: Spread) -> Result<[f64; 3], String> 
         &UDP_PORT.to_string(),
         "--secs",
         &(secs + 3.0).to_string(),
+        "--mode",
+        super::sink_mode(cfg),
     ]);
     let sink_thread =
         std::thread::spawn(move || run_bounded(&mut sink, Duration::from_secs_f64(secs + 8.0)));
@@ -321,7 +323,7 @@ pub(crate) fn scale(cfg: &Config, extra: &mut Extra) -> Result<(), String> {
         for (n, file) in &files {
             install(cfg, t, Tool::OvsOfctl, file, *n as u64)?;
             for &k in &cfg.scale_tuples {
-                let r = raw_udp(t, cfg.scale_secs, Spread::Cycle(k))?;
+                let r = raw_udp(cfg, t, cfg.scale_secs, Spread::Cycle(k))?;
                 eprintln!(
                     "    {n} rules, {k} tuples: {:.3} Mpps rx, loss {:.1}%",
                     r[0] / 1e6,
@@ -359,7 +361,7 @@ pub(crate) fn flow_setup(cfg: &Config, extra: &mut Extra) -> Result<(), String> 
         |t, device, rep, extra| {
             install(cfg, t, Tool::OvsOfctl, &file, expect)?;
             let before = lookups(cfg, t, device);
-            let r = raw_udp(t, cfg.setup_secs, Spread::New)?;
+            let r = raw_udp(cfg, t, cfg.setup_secs, Spread::New)?;
             // The share of the packets the switch saw that missed its caches:
             // the check that every new 5-tuple really was a new flow.
             let miss_pct = match (before, lookups(cfg, t, device)) {
