@@ -341,7 +341,7 @@ impl ThreadCtx {
             out.give(Packet::with_capacity(RX_BUF_CAPACITY, DEFAULT_HEADROOM));
         }
         let mut pins: Vec<PacketIn> = Vec::new();
-        let mut scratch = TxScratch::default();
+        let mut scratch = TxScratch::for_lane(self.index);
         let (mut gen, mut ports) = self.table.snapshot();
         let mut events = [EpollEvent::empty(); 32];
         let mut next_drop_poll = 0u64;

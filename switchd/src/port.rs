@@ -273,6 +273,10 @@ impl PortHandle {
 /// (so it stays on its thread); they are rewritten before every send.
 #[derive(Default)]
 pub struct TxScratch {
+    /// The forwarding thread this scratch belongs to, which picks its own
+    /// transmit ring on ports that have one per thread (`None`: the control
+    /// plane and tests, which use the ports' shared sockets).
+    pub(crate) lane: Option<usize>,
     /// virtio-net headers, one per message of the batch.
     pub(crate) vnet: Vec<[u8; offload::VNET_HDR_LEN]>,
     /// Segments produced by software GSO.
@@ -286,6 +290,16 @@ pub struct TxScratch {
     pub(crate) lens: Vec<(usize, usize)>,
     /// The `sendmmsg` vector.
     pub(crate) msgs: Vec<libc::mmsghdr>,
+}
+
+impl TxScratch {
+    /// The scratch of forwarding thread `lane`.
+    pub fn for_lane(lane: usize) -> TxScratch {
+        TxScratch {
+            lane: Some(lane),
+            ..TxScratch::default()
+        }
+    }
 }
 
 impl std::fmt::Debug for TxScratch {
@@ -403,7 +417,7 @@ pub fn open(
         PortKind::System => {
             let ifindex = netdev::ifindex(name)?;
             let hw_addr = netdev::hw_addr(name).unwrap_or([0; 6]);
-            let tx = afpacket::TxSocket::open(ifindex)?;
+            let tx = afpacket::TxSocket::open(ifindex, opts.queues.max(1))?;
             let queues = opts.queues.max(1);
             let rings = afpacket::RxRing::open_group(ifindex, queues, &opts.ring)?;
             netdev::set_promiscuous(Some(tx.fd()), ifindex)?;

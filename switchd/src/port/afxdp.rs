@@ -385,7 +385,7 @@ pub fn open(ofport: u32, name: &str) -> io::Result<Opened> {
             xsk::MAX_RX_FRAME
         );
     }
-    let promisc = afpacket::TxSocket::open(ifindex)?;
+    let promisc = afpacket::TxSocket::open(ifindex, 0)?;
     netdev::set_promiscuous(Some(promisc.fd()), ifindex)?;
     let set = Arc::new(TxSet {
         socks: txs.into_iter().map(|t| Mutex::new(Some(t))).collect(),
