@@ -373,6 +373,44 @@ impl TxSocket {
     }
 }
 
+/// Sets up a TPACKET ring (`which`: `PACKET_RX_RING` or `PACKET_TX_RING`)
+/// of `block_nr` blocks of `block_size` bytes, `frame_nr` slots of
+/// `frame_size`, on packet socket `raw`, and maps it: (start, length).
+fn map_ring(
+    raw: RawFd,
+    which: libc::c_int,
+    block_size: usize,
+    block_nr: usize,
+    frame_size: usize,
+    frame_nr: usize,
+) -> io::Result<(*mut u8, usize)> {
+    let u = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+    let req = libc::tpacket_req {
+        tp_block_size: u(block_size),
+        tp_block_nr: u(block_nr),
+        tp_frame_size: u(frame_size),
+        tp_frame_nr: u(frame_nr),
+    };
+    setsockopt(raw, libc::SOL_PACKET, which, &req)?;
+    let map_len = block_size * block_nr;
+    // SAFETY: maps the ring the kernel just allocated for this socket, with
+    // the exact size it was configured with.
+    let map = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            map_len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            raw,
+            0,
+        )
+    };
+    if map == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((map.cast(), map_len))
+}
+
 /// Waits up to `ms` for `fd` to become writable.
 fn wait_writable(fd: RawFd, ms: i32) {
     let mut p = libc::pollfd {
@@ -577,32 +615,17 @@ impl RxRing {
         // would come back, and the NORMAL action would drop them as frames
         // from the port they go out of.
         let _ = setsockopt(raw, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, &1i32);
-        let req = libc::tpacket_req {
-            tp_block_size: cfg.block_size,
-            tp_block_nr: u32::try_from(block_nr).unwrap_or(u32::MAX),
-            tp_frame_size: cfg.frame_size,
-            tp_frame_nr: u32::try_from(frame_nr).unwrap_or(u32::MAX),
-        };
-        setsockopt(raw, libc::SOL_PACKET, libc::PACKET_RX_RING, &req)?;
-        let map_len = block_size * block_nr;
-        // SAFETY: maps the ring the kernel just allocated for this socket,
-        // with the exact size it was configured with.
-        let map = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                map_len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                raw,
-                0,
-            )
-        };
-        if map == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
+        let (map, map_len) = map_ring(
+            raw,
+            libc::PACKET_RX_RING,
+            block_size,
+            block_nr,
+            frame_size,
+            frame_nr,
+        )?;
         let ring = RxRing {
             fd,
-            map: map.cast(),
+            map,
             map_len,
             frame_size,
             frames_per_block,

@@ -29,7 +29,7 @@
 //! `PACKET_LOSS` makes the kernel skip a malformed slot instead of stopping
 //! the ring at it.
 
-use super::{bind, packet_socket, setsockopt, TPACKET_V2};
+use super::{bind, map_ring, packet_socket, setsockopt, TPACKET_V2};
 use super::{wait_writable, SendOutcome, H_STATUS, TPACKET2_HDR_SIZE};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -115,32 +115,17 @@ impl TxRing {
         setsockopt(raw, libc::SOL_PACKET, libc::PACKET_LOSS, &1i32)?;
         let _ = setsockopt(raw, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &1i32);
         let _ = setsockopt(raw, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &(8i32 << 20));
-        let req = libc::tpacket_req {
-            tp_block_size: u32::try_from(TX_BLOCK_SIZE).unwrap_or(u32::MAX),
-            tp_block_nr: u32::try_from(block_nr).unwrap_or(u32::MAX),
-            tp_frame_size: u32::try_from(TX_FRAME_SIZE).unwrap_or(u32::MAX),
-            tp_frame_nr: u32::try_from(frame_nr).unwrap_or(u32::MAX),
-        };
-        setsockopt(raw, libc::SOL_PACKET, libc::PACKET_TX_RING, &req)?;
-        let map_len = TX_BLOCK_SIZE * block_nr;
-        // SAFETY: maps the ring the kernel just allocated for this socket,
-        // with the exact size it was configured with.
-        let map = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                map_len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                raw,
-                0,
-            )
-        };
-        if map == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
+        let (map, map_len) = map_ring(
+            raw,
+            libc::PACKET_TX_RING,
+            TX_BLOCK_SIZE,
+            block_nr,
+            TX_FRAME_SIZE,
+            frame_nr,
+        )?;
         let ring = TxRing {
             fd,
-            map: map.cast(),
+            map,
             map_len,
             frame_nr,
             vnet,
