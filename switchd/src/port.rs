@@ -28,10 +28,13 @@
 
 pub mod afpacket;
 pub mod afxdp;
+pub mod ingress;
 pub mod netdev;
 pub mod offload;
 pub mod patch;
 pub mod tap;
+#[cfg(test)]
+pub(crate) mod testveth;
 pub mod vxlan;
 
 use crate::config::PortKind;
@@ -417,9 +420,17 @@ pub fn open(
         PortKind::System => {
             let ifindex = netdev::ifindex(name)?;
             let hw_addr = netdev::hw_addr(name).unwrap_or([0; 6]);
-            let tx = afpacket::TxSocket::open(ifindex, opts.queues.max(1))?;
+            let mut tx = afpacket::TxSocket::open(ifindex, opts.queues.max(1))?;
             let queues = opts.queues.max(1);
             let rings = afpacket::RxRing::open_group(ifindex, queues, &opts.ring)?;
+            // The rings are bound: from here on the host's stack can stop
+            // seeing the port's frames.
+            match ingress::IngressDrop::attach(ifindex) {
+                Ok(d) => tx.keep(d),
+                Err(e) => {
+                    tracing::debug!(port = name, error = %e, "the host's stack keeps seeing this port's frames");
+                }
+            }
             netdev::set_promiscuous(Some(tx.fd()), ifindex)?;
             Ok(Opened {
                 handle: Arc::new(PortHandle {

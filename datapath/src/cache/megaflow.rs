@@ -68,6 +68,9 @@ pub struct Megaflow<T> {
     /// Time of creation, ms.
     pub created_ms: u64,
     subtable: u32,
+    /// The hash of `key` in its subtable, kept so that removal does not
+    /// read the key again.
+    hash: u64,
 }
 
 impl<T> Megaflow<T> {
@@ -384,6 +387,7 @@ impl<T> MegaflowCache<T> {
             used_ms: now_ms,
             created_ms: now_ms,
             subtable: si,
+            hash,
         };
         let idx = match self.free.pop() {
             Some(i) => {
@@ -398,21 +402,15 @@ impl<T> MegaflowCache<T> {
                 u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
             }
         };
-        let hasher = &self.hasher;
         let slots = &self.slots;
         let st = &mut self.subtables[si as usize];
-        let (words, n) = (st.words, usize::from(st.n_words));
-        // The table stores only indices: growing it rehashes each entry from
-        // its slot (whose key is already masked).
+        // The table stores only indices: growing it takes each entry's hash
+        // from its slot.
         let rehash = |&i: &u32| {
-            let mut h = hasher.build_hasher();
-            if let Some(Some(f)) = slots.get(i as usize).map(|s| s.flow.as_ref()) {
-                let kw = f.key.as_words();
-                for &w in &words[..n] {
-                    h.write_u64(kw[usize::from(w)]);
-                }
-            }
-            h.finish()
+            slots
+                .get(i as usize)
+                .and_then(|s| s.flow.as_ref())
+                .map_or(0, |f| f.hash)
         };
         st.table.insert_unique(hash, idx, rehash);
         self.len += 1;
@@ -439,8 +437,7 @@ impl<T> MegaflowCache<T> {
         }
         let flow = slot.flow.as_ref()?;
         let si = flow.subtable;
-        let st = &self.subtables[si as usize];
-        let hash = self.hash_masked(&flow.key, st);
+        let hash = flow.hash;
         if let Ok(e) = self.subtables[si as usize]
             .table
             .find_entry(hash, |&i| i == r.index)

@@ -91,7 +91,7 @@ impl Default for RingConfig {
     fn default() -> RingConfig {
         RingConfig {
             frame_size: 2048,
-            frame_nr: 1024,
+            frame_nr: 2048,
             block_size: 64 * 1024,
         }
     }
@@ -164,6 +164,9 @@ pub struct TxSocket {
     /// One ring per lane; a sender whose [`TxScratch`] names a lane uses
     /// that ring (the lock is never contended: a lane is one thread).
     rings: Vec<Mutex<TxRing>>,
+    /// The program that keeps the host's stack out of the port's frames,
+    /// attached as long as the port lives.
+    ingress: Option<super::ingress::IngressDrop>,
 }
 
 impl TxSocket {
@@ -189,7 +192,17 @@ impl TxSocket {
                 }
             }
         }
-        Ok(TxSocket { fd, vnet, rings })
+        Ok(TxSocket {
+            fd,
+            vnet,
+            rings,
+            ingress: None,
+        })
+    }
+
+    /// Keeps `d` attached for as long as the port lives.
+    pub fn keep(&mut self, d: super::ingress::IngressDrop) {
+        self.ingress = Some(d);
     }
 
     /// The descriptor (for the promiscuous membership).
@@ -853,44 +866,20 @@ pub fn fill_packet(
 
 #[cfg(test)]
 mod tests {
+    use super::super::testveth::{can_make_veths, ip, veth, Veth};
     use super::*;
-    use std::process::Command;
     use std::time::{Duration, Instant};
-
-    /// A veth pair this test created, deleted on drop (also on failure).
-    struct Veth(String);
-
-    impl Drop for Veth {
-        fn drop(&mut self) {
-            let _ = Command::new("ip").args(["link", "del", &self.0]).output();
-        }
-    }
-
-    fn ip(args: &[&str]) -> bool {
-        Command::new("ip")
-            .args(args)
-            .output()
-            .is_ok_and(|o| o.status.success())
-    }
 
     /// Creates `{prefix}a` and `{prefix}b` joined as a veth pair, up, with
     /// room for jumbo frames; `None` (the test skips) without root, unless
     /// `SWITCH_REQUIRE_PEERS` is set.
     fn veth_pair(tag: &str) -> Option<(Veth, String, String)> {
-        // SAFETY: geteuid has no preconditions.
-        let root = unsafe { libc::geteuid() } == 0;
-        if !root || !ip(&["-V"]) {
-            assert!(
-                std::env::var_os("SWITCH_REQUIRE_PEERS").is_none(),
-                "creating a veth pair needs root and `ip`, and SWITCH_REQUIRE_PEERS is set"
-            );
-            eprintln!("skipped: creating a veth pair needs root and `ip`");
+        if !can_make_veths() {
             return None;
         }
         let p = format!("ap{}{tag}", std::process::id() % 10_000);
         let (a, b) = (format!("{p}a"), format!("{p}b"));
-        assert!(ip(&["link", "add", &a, "type", "veth", "peer", "name", &b]));
-        let guard = Veth(a.clone());
+        let guard = veth(&a, &b);
         for d in [&a, &b] {
             assert!(ip(&["link", "set", d, "mtu", "9000", "up"]));
         }

@@ -28,8 +28,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 const BPF_MAP_CREATE: libc::c_long = 0;
 const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
-const BPF_PROG_LOAD: libc::c_long = 5;
-const BPF_LINK_CREATE: libc::c_long = 28;
+pub(crate) const BPF_PROG_LOAD: libc::c_long = 5;
+pub(crate) const BPF_LINK_CREATE: libc::c_long = 28;
 
 const BPF_MAP_TYPE_XSKMAP: u32 = 17;
 const BPF_PROG_TYPE_XDP: u32 = 6;
@@ -56,7 +56,7 @@ pub struct Insn {
     pub imm: i32,
 }
 
-const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
+pub(crate) const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
     Insn {
         code,
         regs: (src << 4) | (dst & 0x0f),
@@ -68,9 +68,9 @@ const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
 // Opcodes (class | size/op | mode/source).
 const BPF_LDX_MEM_W: u8 = 0x61; // BPF_LDX | BPF_MEM | BPF_W
 const BPF_LD_IMM_DW: u8 = 0x18; // BPF_LD | BPF_IMM | BPF_DW
-const BPF_ALU64_MOV_K: u8 = 0xb7; // BPF_ALU64 | BPF_MOV | BPF_K
+pub(crate) const BPF_ALU64_MOV_K: u8 = 0xb7; // BPF_ALU64 | BPF_MOV | BPF_K
 const BPF_JMP_CALL: u8 = 0x85; // BPF_JMP | BPF_CALL
-const BPF_JMP_EXIT: u8 = 0x95; // BPF_JMP | BPF_EXIT
+pub(crate) const BPF_JMP_EXIT: u8 = 0x95; // BPF_JMP | BPF_EXIT
 /// Source register value marking an `LD_IMM64` whose immediate is a map fd.
 const BPF_PSEUDO_MAP_FD: u8 = 1;
 /// Helper number of `bpf_redirect_map`.
@@ -111,24 +111,24 @@ pub fn program_for(map_fd: RawFd) -> [Insn; 6] {
 /// `union bpf_attr`, as 16 aligned 64-bit words (128 bytes covers every
 /// command used here; the kernel wants the unused tail zero).
 #[repr(C, align(8))]
-struct Attr([u8; 128]);
+pub(crate) struct Attr([u8; 128]);
 
 impl Attr {
-    fn new() -> Attr {
+    pub(crate) fn new() -> Attr {
         Attr([0; 128])
     }
 
-    fn u32(&mut self, off: usize, v: u32) -> &mut Attr {
+    pub(crate) fn u32(&mut self, off: usize, v: u32) -> &mut Attr {
         self.0[off..off + 4].copy_from_slice(&v.to_ne_bytes());
         self
     }
 
-    fn u64(&mut self, off: usize, v: u64) -> &mut Attr {
+    pub(crate) fn u64(&mut self, off: usize, v: u64) -> &mut Attr {
         self.0[off..off + 8].copy_from_slice(&v.to_ne_bytes());
         self
     }
 
-    fn name(&mut self, off: usize, name: &str) -> &mut Attr {
+    pub(crate) fn name(&mut self, off: usize, name: &str) -> &mut Attr {
         // BPF object names: at most 15 bytes of [A-Za-z0-9_.].
         let clean: Vec<u8> = name
             .bytes()
@@ -159,7 +159,7 @@ fn bpf(cmd: libc::c_long, attr: &mut Attr) -> io::Result<libc::c_long> {
     }
 }
 
-fn bpf_fd(cmd: libc::c_long, attr: &mut Attr) -> io::Result<OwnedFd> {
+pub(crate) fn bpf_fd(cmd: libc::c_long, attr: &mut Attr) -> io::Result<OwnedFd> {
     let r = bpf(cmd, attr)?;
     let fd = RawFd::try_from(r).map_err(|_| io::Error::other("bpf returned a bad descriptor"))?;
     // SAFETY: the command returned a new descriptor that nobody else owns.
