@@ -6,12 +6,14 @@
 //! receiver namespace. The devices are a direct veth pair (no device at
 //! all: the ceiling), a Linux bridge, Open vSwitch's userspace datapath
 //! with AF_PACKET ports (with and without userspace TSO), Open vSwitch with
-//! AF_XDP ports, and `switchd`. Each is measured on
+//! AF_XDP ports, and `switchd` in its port and thread modes. Each is
+//! measured on
 //!
-//! - 64-byte UDP frames, offered as fast as one sender can (`sendmmsg`
-//!   batches from a child process of this binary in the sender namespace,
-//!   counted by a `recvmmsg` sink in the receiver namespace): received
-//!   packets per second and the share lost;
+//! - 64-byte UDP frames, offered as fast as one sender can (a transmit
+//!   ring written by a child process of this binary in the sender
+//!   namespace, [`ringgen`], or with `--socket-gen` socket `sendmmsg`
+//!   batches, counted by a polling `recvmmsg` sink in the receiver
+//!   namespace): received packets per second and the share lost;
 //! - TCP with 1 and 4 streams (iperf3);
 //! - round-trip latency p50/p99 (ping, 2 ms apart);
 //! - for userspace switches, the daemon's CPU while forwarding the UDP
@@ -35,6 +37,8 @@
 mod chart;
 #[path = "compare/phases.rs"]
 mod phases;
+#[path = "compare/ringgen.rs"]
+mod ringgen;
 #[path = "compare/traffic.rs"]
 mod traffic;
 
@@ -113,10 +117,14 @@ enum Device {
     /// `switchd` with AF_XDP ports (`--afxdp`) instead of its default
     /// AF_PACKET ports; measured in the base phase only.
     SwitchdAfxdp,
+    /// `switchd` with its default ports and `--busy-poll` (threads spin
+    /// instead of sleeping, as Open vSwitch's PMD threads do); base phase
+    /// only.
+    SwitchdBusyPoll,
 }
 
 impl Device {
-    const ALL: [Device; 7] = [
+    const ALL: [Device; 8] = [
         Device::Veth,
         Device::Bridge,
         Device::OvsAfPacket,
@@ -124,6 +132,7 @@ impl Device {
         Device::OvsAfXdp,
         Device::Switchd,
         Device::SwitchdAfxdp,
+        Device::SwitchdBusyPoll,
     ];
 
     fn name(self) -> &'static str {
@@ -135,6 +144,7 @@ impl Device {
             Device::OvsAfXdp => "ovs-afxdp",
             Device::Switchd => "switchd",
             Device::SwitchdAfxdp => "switchd-afxdp",
+            Device::SwitchdBusyPoll => "switchd-busypoll",
         }
     }
 
@@ -143,15 +153,21 @@ impl Device {
     }
 
     /// Whether the rule phases run on the device: every OpenFlow switch
-    /// but the second port mode of ours, which only the base phase
-    /// measures (the rule phases exercise the datapath, not the port I/O).
+    /// but the other modes of ours, which only the base phase measures
+    /// (the rule phases exercise the datapath, not the port I/O).
     fn speaks_openflow(self) -> bool {
-        !matches!(self, Device::Veth | Device::Bridge | Device::SwitchdAfxdp)
+        !matches!(
+            self,
+            Device::Veth | Device::Bridge | Device::SwitchdAfxdp | Device::SwitchdBusyPoll
+        )
     }
 
-    /// Whether the device is our switch (in any port mode).
+    /// Whether the device is our switch (in any mode).
     fn is_switchd(self) -> bool {
-        matches!(self, Device::Switchd | Device::SwitchdAfxdp)
+        matches!(
+            self,
+            Device::Switchd | Device::SwitchdAfxdp | Device::SwitchdBusyPoll
+        )
     }
 }
 
@@ -180,6 +196,9 @@ struct Config {
     /// The UDP sink blocks in `recvmmsg` (woken per datagram) instead of
     /// polling.
     blocking_sink: bool,
+    /// The generators send through sockets (`gen`'s UDP socket, `rawgen`'s
+    /// raw IP socket) instead of a transmit ring (`ringgen`).
+    socket_gen: bool,
     phases: Phases,
     scale_rules: Vec<usize>,
     scale_tuples: Vec<u64>,
@@ -195,6 +214,7 @@ fn main() -> ExitCode {
         Some("gen") => child_gen(&args[1..]),
         Some("sink") => child_sink(&args[1..]),
         Some("rawgen") => traffic::child_rawgen(&args[1..]),
+        Some("ringgen") => ringgen::child_ringgen(&args[1..]),
         Some("txcsum-off") => child_txcsum_off(&args[1..]),
         _ => parse_config(&args).and_then(|c| compare(&c)),
     };
@@ -208,7 +228,7 @@ fn main() -> ExitCode {
 }
 
 const USAGE: &str = "usage: compare [--reps N] [--secs S] [--devices LIST] [--out DIR] \
-[--switchd PATH] [--ofctl PATH] [--threads N] [--no-tcp] [--no-latency] [--blocking-sink] \
+[--switchd PATH] [--ofctl PATH] [--threads N] [--no-tcp] [--no-latency] [--blocking-sink] [--socket-gen] \
 [--base] [--scale] [--flow-setup] [--flow-mod] [--threads-scan] \
 [--scale-rules LIST] [--scale-tuples LIST] [--scale-secs S] [--setup-secs S] \
 [--flowmod-rules N] [--scan-threads LIST]";
@@ -260,6 +280,7 @@ fn parse_config(args: &[String]) -> Result<Config, String> {
         tcp: true,
         latency: true,
         blocking_sink: false,
+        socket_gen: false,
         phases: Phases {
             base: false,
             scale: false,
@@ -355,6 +376,7 @@ fn parse_config(args: &[String]) -> Result<Config, String> {
             "--no-tcp" => c.tcp = false,
             "--no-latency" => c.latency = false,
             "--blocking-sink" => c.blocking_sink = true,
+            "--socket-gen" => c.socket_gen = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -793,8 +815,11 @@ impl Topology {
                 }
                 sh(&["ip", "-n", &d, "link", "set", &br, "up"])?;
             }
-            Device::Switchd => t.start_switchd(cfg, "--port", &ha, &hb)?,
-            Device::SwitchdAfxdp => t.start_switchd(cfg, "--afxdp", &ha, &hb)?,
+            Device::Switchd => t.start_switchd(cfg, "--port", &ha, &hb, &[])?,
+            Device::SwitchdAfxdp => t.start_switchd(cfg, "--afxdp", &ha, &hb, &[])?,
+            Device::SwitchdBusyPoll => {
+                t.start_switchd(cfg, "--port", &ha, &hb, &["--busy-poll", "--threads", "1"])?;
+            }
             Device::OvsAfPacket | Device::OvsAfPacketTso | Device::OvsAfXdp => {
                 t.start_ovs(device, &ha, &hb)?;
             }
@@ -829,6 +854,7 @@ impl Topology {
         port_flag: &str,
         ha: &str,
         hb: &str,
+        extra: &[&str],
     ) -> Result<(), String> {
         let run = self.dir.join("run");
         let state = self.dir.join("state");
@@ -845,9 +871,10 @@ impl Topology {
             "--state-dir",
             &state,
         ];
-        if let Some(n) = &threads {
+        if let Some(n) = threads.as_ref().filter(|_| !extra.contains(&"--threads")) {
             args.extend(["--threads", n]);
         }
+        args.extend(extra);
         let switchd = std::fs::canonicalize(&cfg.switchd).map_err(|e| format!("--switchd: {e}"))?;
         let pid = self.spawn_in_dut(&switchd, &args, "switchd.log")?;
         self.measured = Some(pid);
@@ -1081,16 +1108,27 @@ fn measure(t: &Topology, cfg: &Config) -> Result<Run, String> {
     let c0 = t.measured.and_then(cpu_ticks);
     let started = Instant::now();
     let mut gen = Command::new("ip");
-    gen.args(["netns", "exec", &t.sender, &*me, "gen"]).args([
-        "--dst",
-        DST_IP,
-        "--port",
-        &UDP_PORT.to_string(),
-        "--secs",
-        &secs.to_string(),
-        "--size",
-        &PAYLOAD_64.to_string(),
-    ]);
+    gen.args(["netns", "exec", &t.sender, &*me]);
+    if cfg.socket_gen {
+        gen.args([
+            "gen",
+            "--dst",
+            DST_IP,
+            "--port",
+            &UDP_PORT.to_string(),
+            "--secs",
+            &secs.to_string(),
+            "--size",
+            &PAYLOAD_64.to_string(),
+        ]);
+    } else {
+        gen.args(traffic::rawgen_args(
+            DST_IP,
+            secs,
+            traffic::Spread::Cycle(1),
+            true,
+        ));
+    }
     let tx_out = run_bounded(&mut gen, Duration::from_secs_f64(secs + 5.0));
     let elapsed = started.elapsed().as_secs_f64();
     let c1 = t.measured.and_then(cpu_ticks);
@@ -1292,6 +1330,7 @@ fn compare(cfg: &Config) -> Result<(), String> {
         "reps": cfg.reps,
         "secs": cfg.secs,
         "sink": sink_mode(cfg),
+        "generator": if cfg.socket_gen { "sockets" } else { "ring" },
         "medians": med.iter().map(|(d, m)| {
             let obj: serde_json::Map<String, Value> = METRICS.iter().zip(m.iter())
                 .map(|(k, v)| (k.to_string(), v.map_or(Value::Null, |x| json!(x))))
@@ -1513,7 +1552,7 @@ fn render_header(cfg: &Config) -> String {
         String::new()
     };
     format!(
-        "Machine: {} ({} cores), kernel {}, {}; {}; medians of {} interleaved repetitions{secs}; UDP sink {}.\n\n",
+        "Machine: {} ({} cores), kernel {}, {}; {}; medians of {} interleaved repetitions{secs}; UDP sink {}; generator {}.\n\n",
         m["cpu"].as_str().unwrap_or(""),
         m["cores"],
         m["kernel"].as_str().unwrap_or(""),
@@ -1521,6 +1560,7 @@ fn render_header(cfg: &Config) -> String {
         m["ovs"].as_str().unwrap_or(""),
         cfg.reps,
         if cfg.blocking_sink { "blocking" } else { "polling" },
+        if cfg.socket_gen { "sockets" } else { "a transmit ring" },
     )
 }
 
@@ -1568,7 +1608,11 @@ fn render_table(
         );
     }
     // Ratios of the switch (each port mode) against the baselines of this run.
-    for ours in [Device::Switchd, Device::SwitchdAfxdp] {
+    for ours in [
+        Device::Switchd,
+        Device::SwitchdAfxdp,
+        Device::SwitchdBusyPoll,
+    ] {
         let Some(sw) = med.get(&ours) else { continue };
         let ratio = |ours: Option<f64>, base: Device, k: usize| -> String {
             match (ours, med.get(&base).and_then(|b| b[k])) {

@@ -202,7 +202,7 @@ fn raw_udp(cfg: &Config, t: &Topology, secs: f64, spread: Spread) -> Result<[f64
         std::thread::spawn(move || run_bounded(&mut sink, Duration::from_secs_f64(secs + 8.0)));
     std::thread::sleep(Duration::from_millis(300));
     let mut gen = t.exec(&t.sender, &me);
-    gen.args(traffic::rawgen_args(DST_IP, secs, spread));
+    gen.args(traffic::rawgen_args(DST_IP, secs, spread, !cfg.socket_gen));
     let tx_out = run_bounded(&mut gen, Duration::from_secs_f64(secs + 5.0));
     let rx_out = sink_thread
         .join()

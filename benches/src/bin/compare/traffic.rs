@@ -34,7 +34,7 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 /// IPv4 header + UDP header + the payload of a 64-byte frame.
-const PACKET: usize = 20 + 8 + super::PAYLOAD_64;
+pub(crate) const PACKET: usize = 20 + 8 + super::PAYLOAD_64;
 /// Largest rule count the scale rule set can express with distinct values.
 pub(crate) const MAX_RULES: usize = 200_000;
 /// Largest tuple count [`Spread::Cycle`] can express.
@@ -90,7 +90,7 @@ impl Spread {
         }
     }
 
-    fn parse(s: &str) -> Option<Spread> {
+    pub(crate) fn parse(s: &str) -> Option<Spread> {
         if s == "new" {
             return Some(Spread::New);
         }
@@ -101,10 +101,10 @@ impl Spread {
     }
 }
 
-/// The arguments of child mode `rawgen`.
-pub(crate) fn rawgen_args(dst: &str, secs: f64, spread: Spread) -> Vec<String> {
+/// The arguments of child mode `rawgen` (or `ringgen` when `ring`).
+pub(crate) fn rawgen_args(dst: &str, secs: f64, spread: Spread, ring: bool) -> Vec<String> {
     vec![
-        "rawgen".into(),
+        if ring { "ringgen" } else { "rawgen" }.into(),
         "--dst".into(),
         dst.into(),
         "--port".into(),
@@ -117,7 +117,7 @@ pub(crate) fn rawgen_args(dst: &str, secs: f64, spread: Spread) -> Vec<String> {
 }
 
 /// Writes the IPv4 and UDP headers of a 64-byte frame from `src` to `dst`.
-fn fill(pkt: &mut [u8], src: ([u8; 4], u16), dst: Ipv4Addr, dport: u16) {
+pub(crate) fn fill(pkt: &mut [u8], src: ([u8; 4], u16), dst: Ipv4Addr, dport: u16) {
     let total = u16::try_from(PACKET).unwrap_or(0);
     let udp_len = u16::try_from(PACKET - 20).unwrap_or(0);
     pkt[0] = 0x45;
