@@ -1330,9 +1330,15 @@ pub(crate) fn queue_packet_in(
     }
 }
 
-/// The default number of forwarding threads: the number of cores.
+/// The default number of forwarding threads: half the cores, at least one.
+/// Every frame a thread forwards costs the kernel about as much again
+/// outside it (the sender's system call and, on a veth, the receiver's
+/// softirq run on other cores or steal this one), so a thread per two
+/// cores is what the cores can feed; more threads only contend with the
+/// traffic's own endpoints.
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    (cores / 2).max(1)
 }
 
 /// OpenFlow features and kb/s for a link speed in Mb/s.

@@ -55,7 +55,7 @@ pub struct RunArgs {
     /// Behaviour while no controller is connected: standalone or secure.
     #[arg(long, value_name = "MODE")]
     pub fail_mode: Option<String>,
-    /// Forwarding threads per bridge [default: number of cores].
+    /// Forwarding threads per bridge [default: half the cores, at least 1].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Forwarding threads spin instead of sleeping when idle.

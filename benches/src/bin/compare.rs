@@ -1044,6 +1044,9 @@ struct Run {
     lat_p50_us: Option<f64>,
     lat_p99_us: Option<f64>,
     rss_mib: Option<f64>,
+    /// 64-byte UDP over [`phases::MANY_FLOWS`] 5-tuples, received pps
+    /// (thread scan only).
+    udp_many_rx_pps: Option<f64>,
 }
 
 const METRICS: [&str; 10] = [
@@ -1517,7 +1520,13 @@ fn chart_panels(
         bars: x
             .threads
             .iter()
-            .filter_map(|(n, v)| v[0].map(|s| bar(&format!("switchd x{n}"), s, 1e6)))
+            .flat_map(|(n, v)| {
+                [
+                    v[0].map(|s| bar(&format!("x{n}, 1 flow"), s, 1e6)),
+                    v[5].map(|s| bar(&format!("x{n}, {} flows", phases::MANY_FLOWS), s, 1e6)),
+                ]
+            })
+            .flatten()
             .collect(),
     });
     panels

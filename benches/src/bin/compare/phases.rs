@@ -445,7 +445,13 @@ pub(crate) fn flow_mod(cfg: &Config, extra: &mut Extra) -> Result<(), String> {
     })
 }
 
-/// `switchd` with 1 and 2 forwarding threads: UDP64 and TCP.
+/// 5-tuples of the thread scan's many-flow UDP: enough for the fanout
+/// hash to spread them over the threads, few enough for the exact-match
+/// caches.
+pub(crate) const MANY_FLOWS: u64 = 1000;
+
+/// `switchd` with 1 and 2 forwarding threads: UDP64 with one flow and with
+/// [`MANY_FLOWS`], and TCP.
 pub(crate) fn threads_scan(cfg: &Config, extra: &mut Extra) -> Result<(), String> {
     let tag = std::process::id() % 10000;
     for rep in 1..=cfg.reps {
@@ -458,27 +464,33 @@ pub(crate) fn threads_scan(cfg: &Config, extra: &mut Extra) -> Result<(), String
             c.threads = Some(n);
             c.latency = false;
             let prefix = format!("c{tag}t{n}");
-            let result =
-                Topology::up(Device::Switchd, &prefix, &c).and_then(|t| super::measure(&t, &c));
+            let result = Topology::up(Device::Switchd, &prefix, &c).and_then(|t| {
+                let mut run = super::measure(&t, &c)?;
+                let [rx, _, _] = raw_udp(&c, &t, c.secs, Spread::Cycle(MANY_FLOWS))?;
+                run.udp_many_rx_pps = Some(rx);
+                Ok(run)
+            });
             match result {
                 Ok(run) => {
                     eprintln!(
-                        "    udp64 {:.3} Mpps rx, loss {:.1}%",
+                        "    udp64 {:.3} Mpps rx, loss {:.1}%; {MANY_FLOWS} flows {:.3} Mpps rx",
                         run.udp_rx_pps.unwrap_or(0.0) / 1e6,
-                        run.udp_loss_pct.unwrap_or(0.0)
+                        run.udp_loss_pct.unwrap_or(0.0),
+                        run.udp_many_rx_pps.unwrap_or(0.0) / 1e6
                     );
                     let f = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_default();
                     extra.row(
                         "threads.csv",
-                        "threads,rep,udp64_rx_pps,udp64_tx_pps,udp64_loss_pct,udp64_cpu_pct,tcp1_gbps,tcp4_gbps",
+                        "threads,rep,udp64_rx_pps,udp64_tx_pps,udp64_loss_pct,udp64_cpu_pct,tcp1_gbps,tcp4_gbps,udp64_many_rx_pps",
                         format!(
-                            "{n},{rep},{},{},{},{},{},{}",
+                            "{n},{rep},{},{},{},{},{},{},{}",
                             f(run.udp_rx_pps),
                             f(run.udp_tx_pps),
                             f(run.udp_loss_pct),
                             f(run.udp_cpu_pct),
                             f(run.tcp1_gbps),
-                            f(run.tcp4_gbps)
+                            f(run.tcp4_gbps),
+                            f(run.udp_many_rx_pps)
                         ),
                     );
                     extra.threads.entry(n).or_default().push(run);
@@ -506,7 +518,7 @@ pub(crate) struct Summary {
     pub setup_miss: BTreeMap<Device, Option<Stat>>,
     pub flowmod: BTreeMap<(Device, Tool), Option<Stat>>,
     pub rss: BTreeMap<Device, Option<Stat>>,
-    pub threads: BTreeMap<usize, [Option<Stat>; 5]>,
+    pub threads: BTreeMap<usize, [Option<Stat>; 6]>,
 }
 
 fn stats3(v: &[[f64; 3]]) -> [Option<Stat>; 3] {
@@ -543,6 +555,7 @@ pub(crate) fn summarize(extra: &Extra) -> Summary {
                         pick(|r| r.udp_cpu_pct),
                         pick(|r| r.tcp1_gbps),
                         pick(|r| r.tcp4_gbps),
+                        pick(|r| r.udp_many_rx_pps),
                     ],
                 )
             })
@@ -656,16 +669,17 @@ pub(crate) fn render(cfg: &Config, s: &Summary, extra: &Extra) -> String {
         );
         let _ = writeln!(
             out,
-            "| threads | UDP64 rx Mpps | loss % | CPU % (UDP) | TCP x1 Gbit/s | TCP x4 Gbit/s |"
+            "| threads | UDP64 rx Mpps | loss % | CPU % (UDP) | UDP64 {MANY_FLOWS} flows rx Mpps | TCP x1 Gbit/s | TCP x4 Gbit/s |"
         );
-        let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|");
         for (n, v) in &s.threads {
             let _ = writeln!(
                 out,
-                "| {n} | {} | {} | {} | {} | {} |",
+                "| {n} | {} | {} | {} | {} | {} | {} |",
                 show(v[0], 1e6, 3),
                 show(v[1], 1.0, 1),
                 show(v[2], 1.0, 0),
+                show(v[5], 1e6, 3),
                 show(v[3], 1.0, 2),
                 show(v[4], 1.0, 2)
             );
@@ -762,6 +776,7 @@ pub(crate) fn to_json(cfg: &Config, s: &Summary) -> Value {
         "threads": s.threads.iter().map(|(n, v)| json!({
             "threads": n, "udp64_rx_pps": opt(v[0]), "udp64_loss_pct": opt(v[1]),
             "udp64_cpu_pct": opt(v[2]), "tcp1_gbps": opt(v[3]), "tcp4_gbps": opt(v[4]),
+            "udp64_many_flows_rx_pps": opt(v[5]),
         })).collect::<Vec<_>>(),
     })
 }

@@ -113,6 +113,16 @@ fn frame<'a>(base: *mut u8, i: usize) -> &'a mut [u8] {
     unsafe { std::slice::from_raw_parts_mut(slot(base, i).add(DATA_OFFSET), FRAME) }
 }
 
+/// Rewrites only what differs between sources in a frame [`write_frame`]
+/// wrote: the source address and port, and the IPv4 checksum.
+fn set_source(f: &mut [u8], src: ([u8; 4], u16)) {
+    f[26..30].copy_from_slice(&src.0);
+    f[34..36].copy_from_slice(&src.1.to_be_bytes());
+    f[24..26].copy_from_slice(&[0, 0]);
+    let ck = ip_checksum(&f[14..34]);
+    f[24..26].copy_from_slice(&ck.to_be_bytes());
+}
+
 /// An owned mmap of the ring.
 struct Map(*mut u8, usize);
 
@@ -219,10 +229,8 @@ pub(crate) fn child_ringgen(args: &[String]) -> Result<(), String> {
     }
     let base = map.0;
     let fixed = matches!(spread, Spread::Cycle(1));
-    if fixed {
-        for i in 0..FRAME_NR {
-            write_frame(frame(base, i), &eth, spread.source(0), dst, dport);
-        }
+    for i in 0..FRAME_NR {
+        write_frame(frame(base, i), &eth, spread.source(0), dst, dport);
     }
     let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let (mut head, mut pending, mut next, mut sent) = (0usize, 0usize, 0u64, 0u64);
@@ -233,7 +241,7 @@ pub(crate) fn child_ringgen(args: &[String]) -> Result<(), String> {
             && status(base, head).load(Ordering::Acquire) == TP_STATUS_AVAILABLE
         {
             if !fixed {
-                write_frame(frame(base, head), &eth, spread.source(next), dst, dport);
+                set_source(frame(base, head), spread.source(next));
             }
             // SAFETY: `tp_len` (u32 at offset 4) of a slot we own.
             unsafe {
@@ -305,5 +313,15 @@ mod tests {
         assert_eq!(u16::from_be_bytes([f[36], f[37]]), 9000);
         // A header with its checksum in place sums to zero.
         assert_eq!(ip_checksum(&f[14..34]), 0);
+        let mut g = vec![0u8; FRAME];
+        write_frame(
+            &mut g,
+            &eth,
+            ([198, 19, 7, 8], 4242),
+            Ipv4Addr::new(198, 18, 0, 2),
+            9000,
+        );
+        set_source(&mut f, ([198, 19, 7, 8], 4242));
+        assert_eq!(f, g);
     }
 }
