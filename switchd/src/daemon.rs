@@ -13,6 +13,13 @@
 //! stop first, then every bridge stops its threads and removes the TAP and
 //! internal devices it created; interfaces it did not create are left as
 //! they were.
+//!
+//! The allocator keeps one arena ([`one_malloc_arena`]): the forwarding
+//! threads allocate nothing per packet, so they gain nothing from arenas
+//! of their own, while flow tables built by one control thread and freed
+//! by another would otherwise leave each arena holding its own free
+//! memory (replacing a 100,000-rule table twice took the resident set from
+//! 67 to 104 MiB).
 
 use crate::bridge::{Switch, SwitchOptions};
 use crate::channel::serve::{serve as serve_channel, ChannelOptions};
@@ -38,8 +45,20 @@ pub fn init_logging() {
         .try_init();
 }
 
+/// Makes every thread allocate from glibc's main arena (see the module
+/// notes); a no-op on other C libraries.
+pub fn one_malloc_arena() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only sets an allocator parameter; called before the
+    // daemon starts its threads.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 /// Runs the daemon until a signal; returns the exit status.
 pub fn run(args: &RunArgs) -> ExitCode {
+    one_malloc_arena();
     let env_run_dir = std::env::var(config::RUN_DIR_ENV).ok();
     let cfg = match config::load(&args.flags(), env_run_dir.as_deref()) {
         Ok(c) => c,
