@@ -415,6 +415,21 @@ fn child_arg<T: std::str::FromStr>(args: &[String], name: &str) -> Result<T, Str
         .ok_or_else(|| format!("{name}: bad value"))
 }
 
+/// One `sendmmsg`/`recvmmsg` header per iovec, each message that one
+/// buffer. The headers point into `iovs`, which must outlive their use.
+fn one_iovec_headers(iovs: &mut [libc::iovec]) -> Vec<libc::mmsghdr> {
+    iovs.iter_mut()
+        .map(|iov| {
+            // SAFETY: mmsghdr is a plain C struct for which all-zero bytes
+            // are a valid (empty) value.
+            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            m.msg_hdr.msg_iov = iov;
+            m.msg_hdr.msg_iovlen = 1;
+            m
+        })
+        .collect()
+}
+
 /// Child mode `gen --dst IP --port P --secs S --size B`: sends UDP
 /// datagrams of B bytes in `sendmmsg` batches for S seconds and prints
 /// `tx COUNT`.
@@ -436,17 +451,7 @@ fn child_gen(args: &[String]) -> Result<(), String> {
             iov_len: size,
         })
         .collect();
-    let mut msgs: Vec<libc::mmsghdr> = iovs
-        .iter_mut()
-        .map(|iov| {
-            // SAFETY: mmsghdr is a plain C struct for which all-zero bytes
-            // are a valid (empty) value.
-            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            m.msg_hdr.msg_iov = iov;
-            m.msg_hdr.msg_iovlen = 1;
-            m
-        })
-        .collect();
+    let mut msgs = one_iovec_headers(&mut iovs);
     let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let mut sent: u64 = 0;
     while Instant::now() < deadline && !stopped() {
@@ -517,17 +522,7 @@ fn child_sink(args: &[String]) -> Result<(), String> {
             iov_len: SLOT,
         })
         .collect();
-    let mut msgs: Vec<libc::mmsghdr> = iovs
-        .iter_mut()
-        .map(|iov| {
-            // SAFETY: mmsghdr is a plain C struct for which all-zero bytes
-            // are a valid (empty) value.
-            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            m.msg_hdr.msg_iov = iov;
-            m.msg_hdr.msg_iovlen = 1;
-            m
-        })
-        .collect();
+    let mut msgs = one_iovec_headers(&mut iovs);
     let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let mut received: u64 = 0;
     let mut last = None::<Instant>;

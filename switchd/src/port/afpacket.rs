@@ -225,9 +225,10 @@ impl TxSocket {
         let TxScratch {
             iovs, lens, msgs, ..
         } = scratch;
+        let hdr_len = if self.vnet { VNET_HDR_LEN } else { 0 };
         match ring {
             Some(mut ring) => {
-                let n = msgs.len();
+                let n = lens.len();
                 let mut i = 0;
                 while i < n {
                     let (k, bytes) = lens[i];
@@ -245,25 +246,19 @@ impl TxSocket {
                     // for a slot go by sendmmsg, after what the ring sent.
                     let start = i;
                     i += 1;
-                    while i < n
-                        && iovs[i][..lens[i].0]
-                            .iter()
-                            .map(|v| v.iov_len)
-                            .sum::<usize>()
-                            > ring.slot_capacity()
-                    {
+                    while i < n && hdr_len + lens[i].1 > ring.slot_capacity() {
                         i += 1;
                     }
-                    self.sendmmsg(&mut msgs[start..i], &lens[start..i], &mut out);
+                    self.sendmmsg(&mut iovs[start..i], &lens[start..i], msgs, &mut out);
                 }
                 ring.kick(&mut out);
             }
-            None => self.sendmmsg(msgs, lens, &mut out),
+            None => self.sendmmsg(iovs, lens, msgs, &mut out),
         }
         out
     }
 
-    /// Fills `scratch.iovs`, `scratch.lens` and `scratch.msgs` from the plan.
+    /// Fills `scratch.iovs` and `scratch.lens` from the plan.
     fn build_messages(&self, pkts: &[Packet], scratch: &mut TxScratch) {
         let TxScratch {
             vnet,
@@ -271,12 +266,10 @@ impl TxSocket {
             plan,
             iovs,
             lens,
-            msgs,
             ..
         } = scratch;
         iovs.clear();
         lens.clear();
-        msgs.clear();
         for m in plan.iter() {
             let mut v = [libc::iovec {
                 iov_base: std::ptr::null_mut(),
@@ -319,17 +312,25 @@ impl TxSocket {
             iovs.push(v);
             lens.push((n, bytes));
         }
-        for (v, (n, _)) in iovs.iter_mut().zip(lens.iter()) {
+    }
+
+    /// Sends the messages `iovs` describes (their iovec counts and frame
+    /// sizes in `lens`) with `sendmmsg`, building their headers in `msgs`.
+    fn sendmmsg(
+        &self,
+        iovs: &mut [[libc::iovec; 4]],
+        lens: &[(usize, usize)],
+        msgs: &mut Vec<libc::mmsghdr>,
+        out: &mut SendOutcome,
+    ) {
+        msgs.clear();
+        for (v, (n, _)) in iovs.iter_mut().zip(lens) {
             // SAFETY: an all-zero mmsghdr is a valid value of the type.
             let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
             m.msg_hdr.msg_iov = v.as_mut_ptr();
             m.msg_hdr.msg_iovlen = *n;
             msgs.push(m);
         }
-    }
-
-    /// Sends `msgs` (whose frame sizes `lens` gives) with `sendmmsg`.
-    fn sendmmsg(&self, msgs: &mut [libc::mmsghdr], lens: &[(usize, usize)], out: &mut SendOutcome) {
         let mut i = 0;
         let mut retries = 0;
         while i < msgs.len() {

@@ -180,17 +180,7 @@ pub(crate) fn child_rawgen(args: &[String]) -> Result<(), String> {
             iov_len: PACKET,
         })
         .collect();
-    let mut msgs: Vec<libc::mmsghdr> = iovs
-        .iter_mut()
-        .map(|iov| {
-            // SAFETY: mmsghdr is a plain C struct for which all-zero bytes
-            // are a valid (empty) value.
-            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            m.msg_hdr.msg_iov = iov;
-            m.msg_hdr.msg_iovlen = 1;
-            m
-        })
-        .collect();
+    let mut msgs = super::one_iovec_headers(&mut iovs);
     let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let mut next: u64 = 0;
     let mut sent: u64 = 0;
