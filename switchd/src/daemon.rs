@@ -7,9 +7,13 @@
 //! A configuration mistake is reported before anything is created, as one
 //! line on stderr, and exits with status 2; a failure to create something
 //! (a missing interface, a busy socket) exits with status 1 after undoing
-//! what was created. The datapath runs on its own threads; tokio (two
-//! worker threads) carries the control plane: channel connections, the
-//! management socket, signals. On shutdown the channel and management tasks
+//! what was created. The datapath runs on its own threads; tokio carries
+//! the control plane (channel connections, the management socket, signals)
+//! on one worker thread, as Open vSwitch runs its control plane on one main
+//! thread: a second worker had nothing to do but be woken by every socket
+//! event while the first was polling a connection (see
+//! `channel::connection`), and management commands that block go to the
+//! runtime's blocking pool. On shutdown the channel and management tasks
 //! stop first, then every bridge stops its threads and removes the TAP and
 //! internal devices it created; interfaces it did not create are left as
 //! they were.
@@ -69,7 +73,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
     };
     init_logging();
     let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .thread_name("switchd-ctl")
         .enable_all()
         .build()

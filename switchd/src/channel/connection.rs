@@ -27,13 +27,28 @@
 //! (woken by the forwarding thread that catches up last, no polling),
 //! writing earlier output meanwhile, and handles nothing after the barrier
 //! until it is answered.
+//!
+//! A request usually comes in a burst or as the answer to a reply just
+//! written (`ovs-ofctl add-flows` waits for each barrier reply before it
+//! sends the next flow). Parking the task and being woken by the runtime
+//! costs more than that whole exchange: on a virtual machine, waking a
+//! task on a halted core is an inter-processor interrupt, tens of
+//! microseconds. So for [`POLL_WINDOW`] after the last bytes came in, a
+//! plain TCP or Unix connection with everything written reads its socket
+//! without blocking, yielding the core between tries, before it goes back
+//! to waiting on the runtime ([`ChannelStream::poll_fd`]; a TLS stream
+//! buffers records, so it is never read beneath its layer). A connection
+//! that goes quiet costs one window of polling; an idle one costs nothing.
 
 use super::handler::{Response, Session};
 use super::{ConnKind, Hub};
 use controller_proto::conn::{CloseReason, Config, Connection, Event, Side};
 use controller_proto::message::Message;
+use nix::errno::Errno;
+use nix::sys::socket::MsgFlags;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
@@ -42,6 +57,10 @@ use tokio::sync::mpsc;
 const OUTPUT_HIGH_WATER: usize = 1 << 20;
 /// Output buffer capacity kept between bursts.
 const OUTPUT_KEEP: usize = 256 * 1024;
+/// How long after the last bytes came in a connection keeps reading its
+/// socket without blocking before it waits on the runtime: longer than a
+/// controller takes to answer a reply with its next request.
+pub const POLL_WINDOW: Duration = Duration::from_micros(50);
 /// Longest a BARRIER waits for the forwarding caches.
 const BARRIER_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -67,12 +86,78 @@ impl Drop for Registration {
     }
 }
 
+/// A byte stream a connection runs on.
+pub trait ChannelStream: AsyncRead + AsyncWrite + Send + 'static {
+    /// The socket that may be read directly, without blocking, while the
+    /// connection polls for the next request; `None` when bytes may sit in
+    /// a layer above the socket (TLS records).
+    fn poll_fd(&self) -> Option<RawFd> {
+        None
+    }
+}
+
+impl ChannelStream for tokio::net::TcpStream {
+    fn poll_fd(&self) -> Option<RawFd> {
+        Some(self.as_raw_fd())
+    }
+}
+
+impl ChannelStream for tokio::net::UnixStream {
+    fn poll_fd(&self) -> Option<RawFd> {
+        Some(self.as_raw_fd())
+    }
+}
+
+impl<S> ChannelStream for tokio_rustls::server::TlsStream<S> where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static
+{
+}
+
+impl<S> ChannelStream for tokio_rustls::client::TlsStream<S> where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static
+{
+}
+
+impl ChannelStream for tokio::io::DuplexStream {}
+
+/// What a bounded non-blocking poll of a socket found.
+#[derive(Debug, PartialEq, Eq)]
+enum Polled {
+    /// This many bytes, at the start of the buffer.
+    Bytes(usize),
+    /// Nothing before the deadline, or a reason to stop early.
+    Nothing,
+    /// The peer closed its end, or the socket failed: the runtime's read
+    /// reports which.
+    Ended,
+}
+
+/// Reads `fd` without blocking until bytes come, the peer closes, `until`
+/// passes or `stop` says so, yielding the core between tries to whatever
+/// else is runnable on it.
+fn poll_socket(fd: RawFd, buf: &mut [u8], until: Instant, stop: impl Fn() -> bool) -> Polled {
+    loop {
+        match nix::sys::socket::recv(fd, buf, MsgFlags::MSG_DONTWAIT) {
+            Ok(0) => return Polled::Ended,
+            Ok(n) => return Polled::Bytes(n),
+            Err(Errno::EAGAIN | Errno::EINTR) => {}
+            Err(_) => return Polled::Ended,
+        }
+        if stop() || Instant::now() >= until {
+            return Polled::Nothing;
+        }
+        std::thread::yield_now();
+    }
+}
+
 /// Runs one connection on `stream` until it closes. `peer` names it in
 /// logs and listings.
-pub async fn run<S>(hub: Arc<Hub>, stream: S, kind: ConnKind, peer: String) -> Ended
-where
-    S: AsyncRead + AsyncWrite + Send + 'static,
-{
+pub async fn run<S: ChannelStream>(
+    hub: Arc<Hub>,
+    stream: S,
+    kind: ConnKind,
+    peer: String,
+) -> Ended {
     let (id, async_rx) = hub.register(kind, peer.clone());
     // Unregisters even when the task is aborted mid-connection.
     let _registration = Registration {
@@ -89,16 +174,15 @@ where
     ended
 }
 
-async fn drive<S>(
+async fn drive<S: ChannelStream>(
     hub: &Arc<Hub>,
     id: u64,
     stream: S,
     mut async_rx: mpsc::Receiver<Message>,
     peer: &str,
-) -> Ended
-where
-    S: AsyncRead + AsyncWrite + Send + 'static,
-{
+) -> Ended {
+    // The socket stays open as long as its halves, which outlive the loop.
+    let poll_fd = stream.poll_fd();
     let (mut rd, mut wr) = tokio::io::split(stream);
     let mut out = Output::default();
     let session = Session::new(Arc::clone(hub), id);
@@ -110,6 +194,8 @@ where
     let mut established = false;
     let mut reason = None;
     let mut buf = vec![0u8; 64 * 1024];
+    // When bytes last came in, while within a polling window.
+    let mut last_input: Option<Instant> = None;
     let mut closing = hub.closing();
     if *closing.borrow_and_update() {
         return Ended {
@@ -170,6 +256,26 @@ where
             }
         };
         let room = out.has_room();
+        if let (Some(fd), Some(t)) = (poll_fd, last_input) {
+            if room && !out.busy() {
+                let stop = || {
+                    (established && !async_rx.is_empty()) || closing.has_changed().unwrap_or(true)
+                };
+                match poll_socket(fd, &mut buf, t + POLL_WINDOW, stop) {
+                    Polled::Bytes(n) => {
+                        conn.handle_input(buf.get(..n).unwrap_or(&[]), hub.clock_ms());
+                        last_input = Some(Instant::now());
+                        // A peer that keeps sending keeps this loop from
+                        // awaiting; the task's budget lets the runtime's
+                        // other tasks in now and then.
+                        tokio::task::coop::consume_budget().await;
+                        continue;
+                    }
+                    // The runtime's read below reports the end or the error.
+                    Polled::Nothing | Polled::Ended => last_input = None,
+                }
+            }
+        }
         tokio::select! {
             // Output first: a reply goes out from this task the moment it
             // is made, with no hand-off to another thread.
@@ -180,7 +286,10 @@ where
             },
             r = rd.read(&mut buf), if room => match r {
                 Ok(0) | Err(_) => break,
-                Ok(n) => conn.handle_input(buf.get(..n).unwrap_or(&[]), hub.clock_ms()),
+                Ok(n) => {
+                    conn.handle_input(buf.get(..n).unwrap_or(&[]), hub.clock_ms());
+                    last_input = Some(Instant::now());
+                }
             },
             Some(m) = async_rx.recv(), if established && room => {
                 let _ = conn.send_async(m);
@@ -318,14 +427,15 @@ mod tests {
     use controller_proto::error::BadRequestCode;
     use controller_proto::error::ErrorKind;
 
-    /// A controller end driven over an in-memory duplex stream.
-    struct Ctl {
+    /// A controller end driven over a stream (in-memory duplex unless a
+    /// test needs a socket).
+    struct Ctl<T = tokio::io::DuplexStream> {
         conn: Connection,
-        io: tokio::io::DuplexStream,
+        io: T,
     }
 
-    impl Ctl {
-        async fn new(io: tokio::io::DuplexStream) -> Ctl {
+    impl<T: AsyncRead + AsyncWrite + Unpin> Ctl<T> {
+        async fn new(io: T) -> Ctl<T> {
             let mut c = Ctl {
                 conn: Connection::new(Config::new(Side::Controller), 0),
                 io,
@@ -443,6 +553,109 @@ mod tests {
             unreachable!()
         };
         assert_eq!(ps.desc.port_no, 9);
+    }
+
+    // Two workers, so the controller end answers while the connection
+    // polls.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn flow_mods_in_lock_step_with_barriers_over_a_unix_socket_are_all_applied() {
+        let dp = FakeDp::new();
+        let hub = Hub::new(Arc::clone(&dp) as _, ChannelSettings::default());
+        let (a, b) = tokio::net::UnixStream::pair().unwrap();
+        assert!(a.poll_fd().is_some(), "a Unix stream is polled");
+        let task = tokio::spawn(run(Arc::clone(&hub), a, ConnKind::Service, "t".into()));
+        let mut c = Ctl::new(b).await;
+        // What `ovs-ofctl add-flows` does: each flow, then a barrier whose
+        // reply the next flow waits for, so every request after the first
+        // comes within the connection's polling window.
+        for port in 0..300u16 {
+            let fm = crate::channel::handler::tests::add_flow(u128::from(port), Vec::new());
+            let xid = c.conn.send_request(Message::FlowMod(fm));
+            assert_eq!(
+                c.request(Message::BarrierRequest).await,
+                Outcome::Reply(Message::BarrierReply)
+            );
+            assert!(
+                c.conn.poll_event().is_none(),
+                "flow mod {xid} got an answer"
+            );
+        }
+        assert_eq!(dp.shared.read().rule_count(), 300);
+        // A peer that closes right after a request ends the connection.
+        let _ = c.conn.send_request(Message::BarrierRequest);
+        c.pump_out().await;
+        drop(c);
+        let ended = tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the connection ends")
+            .unwrap();
+        assert!(ended.was_established);
+    }
+
+    #[test]
+    fn polling_a_socket_takes_the_bytes_already_waiting() {
+        let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        std::io::Write::write_all(&mut a, b"hello").unwrap();
+        let mut buf = [0u8; 16];
+        let far = Instant::now() + Duration::from_secs(30);
+        assert_eq!(
+            poll_socket(b.as_raw_fd(), &mut buf, far, || false),
+            Polled::Bytes(5)
+        );
+        assert_eq!(&buf[..5], b"hello");
+    }
+
+    #[test]
+    fn polling_a_socket_takes_bytes_that_come_while_it_polls() {
+        let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            std::io::Write::write_all(&mut a, b"late").unwrap();
+            a
+        });
+        let mut buf = [0u8; 16];
+        let far = Instant::now() + Duration::from_secs(30);
+        assert_eq!(
+            poll_socket(b.as_raw_fd(), &mut buf, far, || false),
+            Polled::Bytes(4)
+        );
+        drop(writer.join().unwrap());
+    }
+
+    #[test]
+    fn polling_a_quiet_socket_ends_at_its_deadline_or_when_told_to_stop() {
+        let (_a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let mut buf = [0u8; 16];
+        let soon = Instant::now() + Duration::from_millis(5);
+        assert_eq!(
+            poll_socket(b.as_raw_fd(), &mut buf, soon, || false),
+            Polled::Nothing
+        );
+        assert!(Instant::now() >= soon);
+        // With a deadline far away only `stop` can end it.
+        let far = Instant::now() + Duration::from_secs(3600);
+        assert_eq!(
+            poll_socket(b.as_raw_fd(), &mut buf, far, || true),
+            Polled::Nothing
+        );
+    }
+
+    #[test]
+    fn polling_a_socket_whose_peer_closed_reports_the_end() {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        drop(a);
+        let mut buf = [0u8; 16];
+        let far = Instant::now() + Duration::from_secs(30);
+        assert_eq!(
+            poll_socket(b.as_raw_fd(), &mut buf, far, || false),
+            Polled::Ended
+        );
+    }
+
+    #[test]
+    fn a_tls_or_in_memory_stream_is_never_read_beneath_its_layer() {
+        let (a, _b) = tokio::io::duplex(64);
+        assert_eq!(a.poll_fd(), None);
     }
 
     #[test]

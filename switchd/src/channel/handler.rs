@@ -816,7 +816,7 @@ pub(crate) mod tests {
         (dp, hub, sa, sb)
     }
 
-    fn add_flow(tcp_dst: u128, actions: Vec<WireAction>) -> WireFlowMod {
+    pub(crate) fn add_flow(tcp_dst: u128, actions: Vec<WireAction>) -> WireFlowMod {
         WireFlowMod {
             priority: 10,
             flags: OFPFF_SEND_FLOW_REM,
