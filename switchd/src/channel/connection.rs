@@ -8,8 +8,9 @@
 //! One task per connection reads, handles and writes: a reply is written
 //! by the task that made it, the moment it is made, with no hand-off to
 //! another task or thread (a round trip of a flow mod and a barrier, what
-//! `ovs-ofctl add-flows` does for every flow, costs one wake-up of this
-//! task). Two bounds limit what a connection can hold:
+//! `ovs-ofctl add-flows` does for every flow, costs at most one wake-up of
+//! this task, and none while it polls; see below). Two bounds limit what a
+//! connection can hold:
 //!
 //! - the hub's queue of asynchronous messages for this connection (filled
 //!   with `try_send`, so a full queue drops, never blocks the publisher);
