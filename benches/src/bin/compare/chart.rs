@@ -111,12 +111,13 @@ pub(crate) fn draw(path: &Path, title: &str, panels: &[Panel]) -> Result<(), Str
             .build_cartesian_2d((0..(n - 1).max(1)).into_segmented(), 0f64..top)
             .map_err(|e| err(&e))?;
         let names: Vec<String> = panel.bars.iter().map(|b| b.device.clone()).collect();
+        let label_size = x_label_size(area.dim_in_pixel().0, &names);
         chart
             .configure_mesh()
             .disable_x_mesh()
             .max_light_lines(2)
             .x_labels(n)
-            .x_label_style(("sans-serif", 13))
+            .x_label_style(("sans-serif", label_size))
             .x_label_formatter(&|v| match v {
                 SegmentValue::CenterOf(i) => names.get(*i).cloned().unwrap_or_default(),
                 _ => String::new(),
@@ -173,6 +174,23 @@ pub(crate) fn draw(path: &Path, title: &str, panels: &[Panel]) -> Result<(), Str
 }
 
 /// A bar's value with as many digits as its size needs.
+/// Font size for the bar names under a panel `width` pixels wide: 13
+/// unless the longest name would run into its neighbours (a sans-serif
+/// character is about 0.55 of the size wide), never below 8.
+fn x_label_size(width: u32, names: &[String]) -> u32 {
+    let n = u32::try_from(names.len()).unwrap_or(1).max(1);
+    // The plot leaves out the y label area and the margins.
+    let per_bar = f64::from(width.saturating_sub(62 + 20) / n);
+    let longest = names
+        .iter()
+        .map(|s| s.chars().count())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let fits = per_bar * 0.92 / (0.55 * longest as f64);
+    (fits.floor() as u32).clamp(8, 13)
+}
+
 fn label(v: f64) -> String {
     if v >= 100.0 {
         format!("{v:.0}")
@@ -188,6 +206,31 @@ fn label(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bar_names_shrink_to_fit_their_bars_within_bounds() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // Few short names keep the full size.
+        assert_eq!(x_label_size(700, &names(&["ovs-afpacket", "switchd"])), 13);
+        // Eight bars with long names shrink, so neighbours do not touch.
+        let eight = names(&[
+            "veth",
+            "linux-bridge",
+            "ovs-afpacket",
+            "ovs-afpacket-tso",
+            "ovs-afxdp",
+            "switchd",
+            "switchd-afxdp",
+            "switchd-busypoll",
+        ]);
+        let size = x_label_size(700, &eight);
+        assert!(size < 13);
+        let per_bar = f64::from((700 - 82) / 8);
+        assert!(0.55 * f64::from(size) * 16.0 <= per_bar);
+        // Never unreadably small, whatever the names.
+        assert_eq!(x_label_size(100, &eight), 8);
+        assert_eq!(x_label_size(700, &[]), 13);
+    }
 
     #[test]
     fn a_chart_of_two_panels_is_written_as_a_png() {
