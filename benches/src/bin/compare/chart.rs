@@ -180,15 +180,11 @@ pub(crate) fn draw(path: &Path, title: &str, panels: &[Panel]) -> Result<(), Str
 fn x_label_size(width: u32, names: &[String]) -> u32 {
     let n = u32::try_from(names.len()).unwrap_or(1).max(1);
     // The plot leaves out the y label area and the margins.
-    let per_bar = f64::from(width.saturating_sub(62 + 20) / n);
-    let longest = names
-        .iter()
-        .map(|s| s.chars().count())
-        .max()
-        .unwrap_or(1)
-        .max(1);
-    let fits = per_bar * 0.92 / (0.55 * longest as f64);
-    (fits.floor() as u32).clamp(8, 13)
+    let per_bar = width.saturating_sub(62 + 20) / n;
+    let longest = names.iter().map(|s| s.chars().count()).max().unwrap_or(1);
+    let longest = u32::try_from(longest).unwrap_or(u32::MAX).max(1);
+    // 92 % of the bar's width over 0.55 of a size per character.
+    (per_bar.saturating_mul(92) / longest.saturating_mul(55)).clamp(8, 13)
 }
 
 fn label(v: f64) -> String {
