@@ -263,27 +263,36 @@ fn a_tls_controller_with_ovs_pki_certificates_drives_the_switch() {
     );
     // A tool with a controller certificate reaches the pssl: listener.
     if ofharness::have_ovs_ofctl() {
-        let out = Command::new("ovs-ofctl")
-            .arg("-O")
-            .arg("OpenFlow13")
-            .arg("--timeout=10")
-            .arg(format!("--private-key={}", p("ctl-privkey.pem")))
-            .arg(format!("--certificate={}", p("ctl-cert.pem")))
-            .arg(format!(
-                "--ca-cert={}",
-                pki.join("switchca/cacert.pem").display()
-            ))
-            .arg("dump-flows")
-            .arg(format!("ssl:127.0.0.1:{pssl}"))
-            .output()
-            .expect("ovs-ofctl");
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let target = format!("ssl:127.0.0.1:{pssl}");
+        let tls_tool = |command: &str, rest: &[&str]| {
+            let out = Command::new("ovs-ofctl")
+                .args(["-O", "OpenFlow13", "--timeout=20"])
+                .arg(format!("--private-key={}", p("ctl-privkey.pem")))
+                .arg(format!("--certificate={}", p("ctl-cert.pem")))
+                .arg(format!(
+                    "--ca-cert={}",
+                    pki.join("switchca/cacert.pem").display()
+                ))
+                .args([command, &target])
+                .args(rest)
+                .output()
+                .expect("ovs-ofctl");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "ovs-ofctl {command}: {err}");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let text = tls_tool("dump-flows", &[]);
         assert!(text.contains("actions=CONTROLLER:65535"), "{text}");
+        // add-flows waits for a barrier reply after every flow: each next
+        // request comes over TLS while the connection watches its socket.
+        let flows = dir.join("flows.txt");
+        let text: String = (0..200)
+            .map(|i| format!("table=3,priority=5,tcp,tp_dst={},actions=drop\n", 1000 + i))
+            .collect();
+        std::fs::write(&flows, text).expect("flows");
+        tls_tool("add-flows", &[flows.to_str().expect("utf-8")]);
+        let agg = tls_tool("dump-aggregate", &["table=3"]);
+        assert!(agg.contains("flow_count=200"), "{agg}");
         // Without a certificate the switch refuses the tool.
         let out = Command::new("ovs-ofctl")
             .args(["-O", "OpenFlow13", "--timeout=5", "show"])

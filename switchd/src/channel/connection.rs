@@ -35,18 +35,20 @@
 //! costs more than that whole exchange: on a virtual machine, waking a
 //! task on a halted core is an inter-processor interrupt, tens of
 //! microseconds. So for [`POLL_WINDOW`] after the last bytes came in, a
-//! plain TCP or Unix connection with everything written reads its socket
-//! without blocking, yielding the core between tries, before it goes back
-//! to waiting on the runtime ([`ChannelStream::poll_fd`]; a TLS stream
-//! buffers records, so it is never read beneath its layer). A connection
-//! that goes quiet costs one window of polling; an idle one costs nothing.
+//! connection with everything written asks its socket (`poll` with no
+//! timeout, which takes no lock the sender needs) whether bytes wait,
+//! yielding the core between tries, and only then waits on the runtime,
+//! whose next look at its event queue then finds the socket ready instead
+//! of sleeping. The bytes are always read through the stream, TLS and all
+//! ([`ChannelStream::socket_fd`]). A read that filled the whole buffer
+//! leaves more behind, in the socket or in the TLS layer, so the next read
+//! goes ahead without asking. A connection that goes quiet costs one window
+//! of polling; an idle one costs nothing.
 
 use super::handler::{Response, Session};
 use super::{ConnKind, Hub};
 use controller_proto::conn::{CloseReason, Config, Connection, Event, Side};
 use controller_proto::message::Message;
-use nix::errno::Errno;
-use nix::sys::socket::MsgFlags;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,9 +60,9 @@ use tokio::sync::mpsc;
 const OUTPUT_HIGH_WATER: usize = 1 << 20;
 /// Output buffer capacity kept between bursts.
 const OUTPUT_KEEP: usize = 256 * 1024;
-/// How long after the last bytes came in a connection keeps reading its
-/// socket without blocking before it waits on the runtime: longer than a
-/// controller takes to answer a reply with its next request.
+/// How long after the last bytes came in a connection keeps asking its
+/// socket whether more bytes wait before it waits on the runtime: longer
+/// than a controller takes to answer a reply with its next request.
 pub const POLL_WINDOW: Duration = Duration::from_micros(50);
 /// Longest a BARRIER waits for the forwarding caches.
 const BARRIER_TIMEOUT: Duration = Duration::from_secs(2);
@@ -89,63 +91,74 @@ impl Drop for Registration {
 
 /// A byte stream a connection runs on.
 pub trait ChannelStream: AsyncRead + AsyncWrite + Send + 'static {
-    /// The socket that may be read directly, without blocking, while the
-    /// connection polls for the next request; `None` when bytes may sit in
-    /// a layer above the socket (TLS records).
-    fn poll_fd(&self) -> Option<RawFd> {
-        None
-    }
+    /// The socket underneath, watched for readiness while the connection
+    /// polls for the next request; `None` for a stream without one.
+    fn socket_fd(&self) -> Option<RawFd>;
 }
 
 impl ChannelStream for tokio::net::TcpStream {
-    fn poll_fd(&self) -> Option<RawFd> {
+    fn socket_fd(&self) -> Option<RawFd> {
         Some(self.as_raw_fd())
     }
 }
 
 impl ChannelStream for tokio::net::UnixStream {
-    fn poll_fd(&self) -> Option<RawFd> {
+    fn socket_fd(&self) -> Option<RawFd> {
         Some(self.as_raw_fd())
     }
 }
 
-impl<S> ChannelStream for tokio_rustls::server::TlsStream<S> where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static
-{
+impl ChannelStream for tokio_rustls::server::TlsStream<tokio::net::TcpStream> {
+    fn socket_fd(&self) -> Option<RawFd> {
+        Some(self.get_ref().0.as_raw_fd())
+    }
 }
 
-impl<S> ChannelStream for tokio_rustls::client::TlsStream<S> where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static
-{
+impl ChannelStream for tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    fn socket_fd(&self) -> Option<RawFd> {
+        Some(self.get_ref().0.as_raw_fd())
+    }
 }
 
-impl ChannelStream for tokio::io::DuplexStream {}
+impl ChannelStream for tokio::io::DuplexStream {
+    fn socket_fd(&self) -> Option<RawFd> {
+        None
+    }
+}
 
-/// What a bounded non-blocking poll of a socket found.
+/// What watching a socket for a while found.
 #[derive(Debug, PartialEq, Eq)]
-enum Polled {
-    /// This many bytes, at the start of the buffer.
-    Bytes(usize),
-    /// Nothing before the deadline, or a reason to stop early.
-    Nothing,
-    /// The peer closed its end, or the socket failed: the runtime's read
-    /// reports which.
-    Ended,
+enum Watched {
+    /// Bytes wait, or the peer closed, or the socket failed: the stream's
+    /// read tells which.
+    Readable,
+    /// `stop` said so: something else needs the task.
+    Stopped,
+    /// Nothing came before the deadline.
+    Quiet,
 }
 
-/// Reads `fd` without blocking until bytes come, the peer closes, `until`
-/// passes or `stop` says so, yielding the core between tries to whatever
-/// else is runnable on it.
-fn poll_socket(fd: RawFd, buf: &mut [u8], until: Instant, stop: impl Fn() -> bool) -> Polled {
+/// Asks `fd` without blocking whether it has something to read until it
+/// does, `until` passes or `stop` says so, yielding the core between tries
+/// to whatever else is runnable on it.
+fn watch_socket(fd: RawFd, until: Instant, stop: impl Fn() -> bool) -> Watched {
     loop {
-        match nix::sys::socket::recv(fd, buf, MsgFlags::MSG_DONTWAIT) {
-            Ok(0) => return Polled::Ended,
-            Ok(n) => return Polled::Bytes(n),
-            Err(Errno::EAGAIN | Errno::EINTR) => {}
-            Err(_) => return Polled::Ended,
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: `poll` reads and writes the one `pollfd` it is given,
+        // which lives on this stack for the call; a zero timeout never
+        // blocks.
+        if unsafe { libc::poll(&raw mut pfd, 1, 0) } > 0 {
+            return Watched::Readable;
         }
-        if stop() || Instant::now() >= until {
-            return Polled::Nothing;
+        if stop() {
+            return Watched::Stopped;
+        }
+        if Instant::now() >= until {
+            return Watched::Quiet;
         }
         std::thread::yield_now();
     }
@@ -182,8 +195,9 @@ async fn drive<S: ChannelStream>(
     mut async_rx: mpsc::Receiver<Message>,
     peer: &str,
 ) -> Ended {
-    // The socket stays open as long as its halves, which outlive the loop.
-    let poll_fd = stream.poll_fd();
+    // The socket stays open as long as the stream's halves, which outlive
+    // the loop.
+    let socket = stream.socket_fd();
     let (mut rd, mut wr) = tokio::io::split(stream);
     let mut out = Output::default();
     let session = Session::new(Arc::clone(hub), id);
@@ -197,6 +211,8 @@ async fn drive<S: ChannelStream>(
     let mut buf = vec![0u8; 64 * 1024];
     // When bytes last came in, while within a polling window.
     let mut last_input: Option<Instant> = None;
+    // Whether the last read filled `buf`, leaving more to read at once.
+    let mut read_full = false;
     let mut closing = hub.closing();
     if *closing.borrow_and_update() {
         return Ended {
@@ -257,23 +273,13 @@ async fn drive<S: ChannelStream>(
             }
         };
         let room = out.has_room();
-        if let (Some(fd), Some(t)) = (poll_fd, last_input) {
-            if room && !out.busy() {
+        if let (Some(fd), Some(t)) = (socket, last_input) {
+            if room && !out.busy() && !read_full {
                 let stop = || {
                     (established && !async_rx.is_empty()) || closing.has_changed().unwrap_or(true)
                 };
-                match poll_socket(fd, &mut buf, t + POLL_WINDOW, stop) {
-                    Polled::Bytes(n) => {
-                        conn.handle_input(buf.get(..n).unwrap_or(&[]), hub.clock_ms());
-                        last_input = Some(Instant::now());
-                        // A peer that keeps sending keeps this loop from
-                        // awaiting; the task's budget lets the runtime's
-                        // other tasks in now and then.
-                        tokio::task::coop::consume_budget().await;
-                        continue;
-                    }
-                    // The runtime's read below reports the end or the error.
-                    Polled::Nothing | Polled::Ended => last_input = None,
+                if watch_socket(fd, t + POLL_WINDOW, stop) == Watched::Quiet {
+                    last_input = None;
                 }
             }
         }
@@ -290,6 +296,7 @@ async fn drive<S: ChannelStream>(
                 Ok(n) => {
                     conn.handle_input(buf.get(..n).unwrap_or(&[]), hub.clock_ms());
                     last_input = Some(Instant::now());
+                    read_full = n == buf.len();
                 }
             },
             Some(m) = async_rx.recv(), if established && room => {
@@ -563,7 +570,7 @@ mod tests {
         let dp = FakeDp::new();
         let hub = Hub::new(Arc::clone(&dp) as _, ChannelSettings::default());
         let (a, b) = tokio::net::UnixStream::pair().unwrap();
-        assert!(a.poll_fd().is_some(), "a Unix stream is polled");
+        assert!(a.socket_fd().is_some(), "a Unix stream is watched");
         let task = tokio::spawn(run(Arc::clone(&hub), a, ConnKind::Service, "t".into()));
         let mut c = Ctl::new(b).await;
         // What `ovs-ofctl add-flows` does: each flow, then a barrier whose
@@ -594,69 +601,62 @@ mod tests {
     }
 
     #[test]
-    fn polling_a_socket_takes_the_bytes_already_waiting() {
+    fn a_socket_with_bytes_waiting_is_readable_at_once() {
         let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         std::io::Write::write_all(&mut a, b"hello").unwrap();
-        let mut buf = [0u8; 16];
         let far = Instant::now() + Duration::from_secs(30);
         assert_eq!(
-            poll_socket(b.as_raw_fd(), &mut buf, far, || false),
-            Polled::Bytes(5)
+            watch_socket(b.as_raw_fd(), far, || false),
+            Watched::Readable
         );
-        assert_eq!(&buf[..5], b"hello");
+        // Watching reads nothing: the bytes are still there for the stream.
+        let mut buf = [0u8; 16];
+        let n = std::io::Read::read(&mut &b, &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"hello");
     }
 
     #[test]
-    fn polling_a_socket_takes_bytes_that_come_while_it_polls() {
+    fn bytes_that_come_while_a_socket_is_watched_make_it_readable() {
         let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         let writer = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(20));
             std::io::Write::write_all(&mut a, b"late").unwrap();
             a
         });
-        let mut buf = [0u8; 16];
         let far = Instant::now() + Duration::from_secs(30);
         assert_eq!(
-            poll_socket(b.as_raw_fd(), &mut buf, far, || false),
-            Polled::Bytes(4)
+            watch_socket(b.as_raw_fd(), far, || false),
+            Watched::Readable
         );
         drop(writer.join().unwrap());
     }
 
     #[test]
-    fn polling_a_quiet_socket_ends_at_its_deadline_or_when_told_to_stop() {
+    fn watching_a_quiet_socket_ends_at_its_deadline_or_when_told_to_stop() {
         let (_a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-        let mut buf = [0u8; 16];
         let soon = Instant::now() + Duration::from_millis(5);
-        assert_eq!(
-            poll_socket(b.as_raw_fd(), &mut buf, soon, || false),
-            Polled::Nothing
-        );
+        assert_eq!(watch_socket(b.as_raw_fd(), soon, || false), Watched::Quiet);
         assert!(Instant::now() >= soon);
         // With a deadline far away only `stop` can end it.
         let far = Instant::now() + Duration::from_secs(3600);
-        assert_eq!(
-            poll_socket(b.as_raw_fd(), &mut buf, far, || true),
-            Polled::Nothing
-        );
+        assert_eq!(watch_socket(b.as_raw_fd(), far, || true), Watched::Stopped);
     }
 
     #[test]
-    fn polling_a_socket_whose_peer_closed_reports_the_end() {
+    fn a_socket_whose_peer_closed_is_readable_so_the_read_sees_the_end() {
         let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         drop(a);
-        let mut buf = [0u8; 16];
         let far = Instant::now() + Duration::from_secs(30);
         assert_eq!(
-            poll_socket(b.as_raw_fd(), &mut buf, far, || false),
-            Polled::Ended
+            watch_socket(b.as_raw_fd(), far, || false),
+            Watched::Readable
         );
     }
 
     #[test]
-    fn a_tls_or_in_memory_stream_is_never_read_beneath_its_layer() {
+    fn an_in_memory_stream_has_no_socket_to_watch() {
         let (a, _b) = tokio::io::duplex(64);
-        assert_eq!(a.poll_fd(), None);
+        assert_eq!(a.socket_fd(), None);
     }
 
     #[test]
