@@ -284,7 +284,7 @@ fn a_tls_controller_with_ovs_pki_certificates_drives_the_switch() {
         let text = tls_tool("dump-flows", &[]);
         assert!(text.contains("actions=CONTROLLER:65535"), "{text}");
         // add-flows waits for a barrier reply after every flow: each next
-        // request comes over TLS while the connection watches its socket.
+        // request comes over TLS while the connection polls its socket.
         let flows = dir.join("flows.txt");
         let text: String = (0..200)
             .map(|i| format!("table=3,priority=5,tcp,tp_dst={},actions=drop\n", 1000 + i))

@@ -35,20 +35,29 @@
 //! costs more than that whole exchange: on a virtual machine, waking a
 //! task on a halted core is an inter-processor interrupt, tens of
 //! microseconds. So for [`POLL_WINDOW`] after the last bytes came in, a
-//! connection with everything written asks its socket (`poll` with no
-//! timeout, which takes no lock the sender needs) whether bytes wait,
-//! yielding the core between tries, and only then waits on the runtime,
-//! whose next look at its event queue then finds the socket ready instead
-//! of sleeping. The bytes are always read through the stream, TLS and all
-//! ([`ChannelStream::socket_fd`]). A read that filled the whole buffer
-//! leaves more behind, in the socket or in the TLS layer, so the next read
-//! goes ahead without asking. A connection that goes quiet costs one window
-//! of polling; an idle one costs nothing.
+//! connection with everything written polls its socket, yielding the core
+//! between tries, before it waits on the runtime
+//! ([`ChannelStream::polling`]):
+//!
+//! - a plain TCP or Unix stream is read directly without blocking, and
+//!   what comes is handled at once;
+//! - under TLS, records must go through the TLS layer, so the connection
+//!   only asks the socket (`poll` with no timeout) whether bytes wait, then
+//!   reads through the stream; the runtime's next look at its event queue
+//!   finds the socket ready instead of sleeping. This costs a few per cent
+//!   more per request than reading directly. A read that filled the whole
+//!   buffer may have left plaintext in the TLS layer, so the next read goes
+//!   ahead without asking.
+//!
+//! A connection that goes quiet costs one window of polling; an idle one
+//! costs nothing.
 
 use super::handler::{Response, Session};
 use super::{ConnKind, Hub};
 use controller_proto::conn::{CloseReason, Config, Connection, Event, Side};
 use controller_proto::message::Message;
+use nix::errno::Errno;
+use nix::sys::socket::MsgFlags;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,9 +69,9 @@ use tokio::sync::mpsc;
 const OUTPUT_HIGH_WATER: usize = 1 << 20;
 /// Output buffer capacity kept between bursts.
 const OUTPUT_KEEP: usize = 256 * 1024;
-/// How long after the last bytes came in a connection keeps asking its
-/// socket whether more bytes wait before it waits on the runtime: longer
-/// than a controller takes to answer a reply with its next request.
+/// How long after the last bytes came in a connection keeps polling its
+/// socket before it waits on the runtime: longer than a controller takes
+/// to answer a reply with its next request.
 pub const POLL_WINDOW: Duration = Duration::from_micros(50);
 /// Longest a BARRIER waits for the forwarding caches.
 const BARRIER_TIMEOUT: Duration = Duration::from_secs(2);
@@ -91,46 +100,59 @@ impl Drop for Registration {
 
 /// A byte stream a connection runs on.
 pub trait ChannelStream: AsyncRead + AsyncWrite + Send + 'static {
-    /// The socket underneath, watched for readiness while the connection
-    /// polls for the next request; `None` for a stream without one.
-    fn socket_fd(&self) -> Option<RawFd>;
+    /// How the connection may poll the stream between requests.
+    fn polling(&self) -> Polling;
+}
+
+/// How a connection polls its stream between requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Polling {
+    /// Read this socket directly: nothing above it holds bytes.
+    Read(RawFd),
+    /// Ask this socket whether bytes wait, then read through the stream
+    /// (a TLS layer sits above the socket).
+    Ask(RawFd),
+    /// Not at all: there is no socket.
+    Never,
 }
 
 impl ChannelStream for tokio::net::TcpStream {
-    fn socket_fd(&self) -> Option<RawFd> {
-        Some(self.as_raw_fd())
+    fn polling(&self) -> Polling {
+        Polling::Read(self.as_raw_fd())
     }
 }
 
 impl ChannelStream for tokio::net::UnixStream {
-    fn socket_fd(&self) -> Option<RawFd> {
-        Some(self.as_raw_fd())
+    fn polling(&self) -> Polling {
+        Polling::Read(self.as_raw_fd())
     }
 }
 
 impl ChannelStream for tokio_rustls::server::TlsStream<tokio::net::TcpStream> {
-    fn socket_fd(&self) -> Option<RawFd> {
-        Some(self.get_ref().0.as_raw_fd())
+    fn polling(&self) -> Polling {
+        Polling::Ask(self.get_ref().0.as_raw_fd())
     }
 }
 
 impl ChannelStream for tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-    fn socket_fd(&self) -> Option<RawFd> {
-        Some(self.get_ref().0.as_raw_fd())
+    fn polling(&self) -> Polling {
+        Polling::Ask(self.get_ref().0.as_raw_fd())
     }
 }
 
 impl ChannelStream for tokio::io::DuplexStream {
-    fn socket_fd(&self) -> Option<RawFd> {
-        None
+    fn polling(&self) -> Polling {
+        Polling::Never
     }
 }
 
-/// What watching a socket for a while found.
+/// What polling a socket for a while found.
 #[derive(Debug, PartialEq, Eq)]
-enum Watched {
-    /// Bytes wait, or the peer closed, or the socket failed: the stream's
-    /// read tells which.
+enum Polled {
+    /// This many bytes were read into the buffer.
+    Bytes(usize),
+    /// Bytes wait (asked, not read), or the peer closed, or the socket
+    /// failed: the stream's read tells which.
     Readable,
     /// `stop` said so: something else needs the task.
     Stopped,
@@ -138,27 +160,42 @@ enum Watched {
     Quiet,
 }
 
-/// Asks `fd` without blocking whether it has something to read until it
-/// does, `until` passes or `stop` says so, yielding the core between tries
-/// to whatever else is runnable on it.
-fn watch_socket(fd: RawFd, until: Instant, stop: impl Fn() -> bool) -> Watched {
+/// Polls `fd` until it has something, `until` passes or `stop` says so,
+/// yielding the core between tries to whatever else is runnable on it.
+/// With `buf` the socket is read without blocking; without, only asked
+/// (`poll` with no timeout).
+fn poll_socket(
+    fd: RawFd,
+    mut buf: Option<&mut [u8]>,
+    until: Instant,
+    stop: impl Fn() -> bool,
+) -> Polled {
     loop {
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: `poll` reads and writes the one `pollfd` it is given,
-        // which lives on this stack for the call; a zero timeout never
-        // blocks.
-        if unsafe { libc::poll(&raw mut pfd, 1, 0) } > 0 {
-            return Watched::Readable;
+        if let Some(b) = buf.as_deref_mut() {
+            match nix::sys::socket::recv(fd, b, MsgFlags::MSG_DONTWAIT) {
+                Ok(0) => return Polled::Readable,
+                Ok(n) => return Polled::Bytes(n),
+                Err(Errno::EAGAIN | Errno::EINTR) => {}
+                Err(_) => return Polled::Readable,
+            }
+        } else {
+            let mut pfd = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: `poll` reads and writes the one `pollfd` it is
+            // given, which lives on this stack for the call; a zero
+            // timeout never blocks.
+            if unsafe { libc::poll(&raw mut pfd, 1, 0) } > 0 {
+                return Polled::Readable;
+            }
         }
         if stop() {
-            return Watched::Stopped;
+            return Polled::Stopped;
         }
         if Instant::now() >= until {
-            return Watched::Quiet;
+            return Polled::Quiet;
         }
         std::thread::yield_now();
     }
@@ -197,7 +234,7 @@ async fn drive<S: ChannelStream>(
 ) -> Ended {
     // The socket stays open as long as the stream's halves, which outlive
     // the loop.
-    let socket = stream.socket_fd();
+    let polling = stream.polling();
     let (mut rd, mut wr) = tokio::io::split(stream);
     let mut out = Output::default();
     let session = Session::new(Arc::clone(hub), id);
@@ -273,14 +310,26 @@ async fn drive<S: ChannelStream>(
             }
         };
         let room = out.has_room();
-        if let (Some(fd), Some(t)) = (socket, last_input) {
-            if room && !out.busy() && !read_full {
-                let stop = || {
-                    (established && !async_rx.is_empty()) || closing.has_changed().unwrap_or(true)
-                };
-                if watch_socket(fd, t + POLL_WINDOW, stop) == Watched::Quiet {
-                    last_input = None;
+        if let Some(t) = last_input.filter(|_| room && !out.busy()) {
+            let stop =
+                || (established && !async_rx.is_empty()) || closing.has_changed().unwrap_or(true);
+            let polled = match polling {
+                Polling::Read(fd) => poll_socket(fd, Some(&mut buf), t + POLL_WINDOW, stop),
+                Polling::Ask(fd) if !read_full => poll_socket(fd, None, t + POLL_WINDOW, stop),
+                Polling::Ask(_) | Polling::Never => Polled::Stopped,
+            };
+            match polled {
+                Polled::Bytes(n) => {
+                    conn.handle_input(buf.get(..n).unwrap_or(&[]), hub.clock_ms());
+                    last_input = Some(Instant::now());
+                    // A peer that keeps sending keeps this loop from
+                    // awaiting; the task's budget lets the runtime's other
+                    // tasks in now and then.
+                    tokio::task::coop::consume_budget().await;
+                    continue;
                 }
+                Polled::Quiet => last_input = None,
+                Polled::Readable | Polled::Stopped => {}
             }
         }
         tokio::select! {
@@ -570,7 +619,10 @@ mod tests {
         let dp = FakeDp::new();
         let hub = Hub::new(Arc::clone(&dp) as _, ChannelSettings::default());
         let (a, b) = tokio::net::UnixStream::pair().unwrap();
-        assert!(a.socket_fd().is_some(), "a Unix stream is watched");
+        assert!(
+            matches!(a.polling(), Polling::Read(_)),
+            "a Unix stream is read"
+        );
         let task = tokio::spawn(run(Arc::clone(&hub), a, ConnKind::Service, "t".into()));
         let mut c = Ctl::new(b).await;
         // What `ovs-ofctl add-flows` does: each flow, then a barrier whose
@@ -601,62 +653,87 @@ mod tests {
     }
 
     #[test]
-    fn a_socket_with_bytes_waiting_is_readable_at_once() {
+    fn polling_a_socket_reads_or_reports_the_bytes_already_waiting() {
         let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         std::io::Write::write_all(&mut a, b"hello").unwrap();
         let far = Instant::now() + Duration::from_secs(30);
+        // Asking reads nothing: the bytes stay for the stream.
         assert_eq!(
-            watch_socket(b.as_raw_fd(), far, || false),
-            Watched::Readable
+            poll_socket(b.as_raw_fd(), None, far, || false),
+            Polled::Readable
         );
-        // Watching reads nothing: the bytes are still there for the stream.
         let mut buf = [0u8; 16];
-        let n = std::io::Read::read(&mut &b, &mut buf).unwrap();
-        assert_eq!(&buf[..n], b"hello");
-    }
-
-    #[test]
-    fn bytes_that_come_while_a_socket_is_watched_make_it_readable() {
-        let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-        let writer = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(20));
-            std::io::Write::write_all(&mut a, b"late").unwrap();
-            a
-        });
-        let far = Instant::now() + Duration::from_secs(30);
         assert_eq!(
-            watch_socket(b.as_raw_fd(), far, || false),
-            Watched::Readable
+            poll_socket(b.as_raw_fd(), Some(&mut buf), far, || false),
+            Polled::Bytes(5)
         );
-        drop(writer.join().unwrap());
+        assert_eq!(&buf[..5], b"hello");
     }
 
     #[test]
-    fn watching_a_quiet_socket_ends_at_its_deadline_or_when_told_to_stop() {
+    fn bytes_that_come_while_a_socket_is_polled_are_found() {
+        for read in [false, true] {
+            let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+            let writer = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                std::io::Write::write_all(&mut a, b"late").unwrap();
+                a
+            });
+            let mut buf = [0u8; 16];
+            let far = Instant::now() + Duration::from_secs(30);
+            let got = poll_socket(b.as_raw_fd(), read.then_some(&mut buf[..]), far, || false);
+            let want = if read {
+                Polled::Bytes(4)
+            } else {
+                Polled::Readable
+            };
+            assert_eq!(got, want);
+            drop(writer.join().unwrap());
+        }
+    }
+
+    #[test]
+    fn polling_a_quiet_socket_ends_at_its_deadline_or_when_told_to_stop() {
         let (_a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let mut buf = [0u8; 16];
         let soon = Instant::now() + Duration::from_millis(5);
-        assert_eq!(watch_socket(b.as_raw_fd(), soon, || false), Watched::Quiet);
+        assert_eq!(
+            poll_socket(b.as_raw_fd(), Some(&mut buf), soon, || false),
+            Polled::Quiet
+        );
         assert!(Instant::now() >= soon);
         // With a deadline far away only `stop` can end it.
         let far = Instant::now() + Duration::from_secs(3600);
-        assert_eq!(watch_socket(b.as_raw_fd(), far, || true), Watched::Stopped);
-    }
-
-    #[test]
-    fn a_socket_whose_peer_closed_is_readable_so_the_read_sees_the_end() {
-        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-        drop(a);
-        let far = Instant::now() + Duration::from_secs(30);
         assert_eq!(
-            watch_socket(b.as_raw_fd(), far, || false),
-            Watched::Readable
+            poll_socket(b.as_raw_fd(), None, far, || true),
+            Polled::Stopped
+        );
+        assert_eq!(
+            poll_socket(b.as_raw_fd(), Some(&mut buf), far, || true),
+            Polled::Stopped
         );
     }
 
     #[test]
-    fn an_in_memory_stream_has_no_socket_to_watch() {
+    fn a_socket_whose_peer_closed_is_left_for_the_stream_to_report() {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        drop(a);
+        let mut buf = [0u8; 16];
+        let far = Instant::now() + Duration::from_secs(30);
+        assert_eq!(
+            poll_socket(b.as_raw_fd(), None, far, || false),
+            Polled::Readable
+        );
+        assert_eq!(
+            poll_socket(b.as_raw_fd(), Some(&mut buf), far, || false),
+            Polled::Readable
+        );
+    }
+
+    #[test]
+    fn an_in_memory_stream_is_never_polled() {
         let (a, _b) = tokio::io::duplex(64);
-        assert_eq!(a.socket_fd(), None);
+        assert_eq!(a.polling(), Polling::Never);
     }
 
     #[test]
