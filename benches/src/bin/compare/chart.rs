@@ -123,6 +123,8 @@ pub(crate) fn draw(path: &Path, title: &str, panels: &[Panel]) -> Result<(), Str
                 _ => String::new(),
             })
             .y_desc(panel.unit.as_str())
+            // Set apart from the bar names, which may be shrunk.
+            .axis_desc_style(("sans-serif", 14))
             .y_label_style(("sans-serif", 12))
             .draw()
             .map_err(|e| err(&e))?;
